@@ -1,0 +1,79 @@
+# coinhunt: build, run and test ngx_http_coinhunt_module against Debian's
+# packaged nginx.  "make run" and "make test" are all a newcomer needs.
+
+SHELL := /bin/bash
+
+ALLOCATOR ?= jemalloc
+PORT ?= 8080
+NGINX ?= /usr/sbin/nginx
+NGX_SRC ?= /usr/share/nginx/src
+
+BUILD := $(CURDIR)/build
+ifeq ($(ALLOCATOR),jemalloc)
+SO_DIR := $(BUILD)
+else
+SO_DIR := $(BUILD)/$(ALLOCATOR)
+endif
+OBJS := $(BUILD)/objs-$(ALLOCATOR)
+MODULE := $(SO_DIR)/ngx_http_coinhunt_module.so
+
+# Debian's libjemalloc uses initial-exec TLS: dlopen() needs this headroom
+export GLIBC_TUNABLES := glibc.rtld.optional_static_tls=4096
+
+DEB_PACKAGES := nginx nginx-dev gcc make pkg-config libjemalloc-dev \
+	libluajit2-5.1-dev libhiredis-dev redis-server curl \
+	libtest-base-perl libipc-run-perl libhttp-message-perl liburi-perl \
+	libtext-diff-perl liblist-moreutils-perl
+BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
+	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
+
+# the options Debian's nginx was built with ("nginx -V")
+NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
+	-Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+
+SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
+
+.PHONY: all deps bench-deps build run test bench install uninstall clean
+
+all: build
+
+deps:
+	@./tools/apt-ensure $(DEB_PACKAGES)
+
+bench-deps: deps
+	@./tools/apt-ensure $(BENCH_PACKAGES)
+
+build: $(MODULE)
+
+$(OBJS)/Makefile: config Makefile
+	@rm -rf $(BUILD)/nginx-src-$(ALLOCATOR) $(OBJS)
+	@mkdir -p $(BUILD)
+	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(ALLOCATOR)
+	@echo "configuring against $(NGX_SRC) (conf_flags), allocator $(ALLOCATOR)"
+	@cd $(BUILD)/nginx-src-$(ALLOCATOR) && . ./conf_flags && \
+	  COINHUNT_ALLOCATOR=$(ALLOCATOR) ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module=$(CURDIR) --builddir=$(OBJS) \
+	    > $(BUILD)/configure-$(ALLOCATOR).log 2>&1 \
+	  || { tail -20 $(BUILD)/configure-$(ALLOCATOR).log; exit 1; }
+
+$(MODULE): $(OBJS)/Makefile $(SOURCES)
+	@$(MAKE) -s -C $(BUILD)/nginx-src-$(ALLOCATOR) -f $(OBJS)/Makefile \
+	  modules >/dev/null
+	@mkdir -p $(SO_DIR)
+	@cp $(OBJS)/ngx_http_coinhunt_module.so $@
+	@echo "built $@"
+
+run: deps build
+	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)"
+
+# prove uses the real Test::Nginx when installed, else t/compat
+test: deps build
+	@perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
+	  || inc="-I t/compat"; \
+	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
+	  prove $$inc -r t/
+
+clean:
+	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,521 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_http.h"
+
+
+/*
+ * Parameters come from the query string, else from an urlencoded body; every
+ * reply is JSON.  A validator that refuses input records the status, code
+ * and message in the request's context; the action sends it with
+ * ngx_http_coinhunt_rejected().
+ */
+
+
+static void ngx_http_coinhunt_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coinhunt_body_param(ngx_http_request_t *r,
+    char *name, ngx_str_t *value);
+
+
+static ngx_str_t  ngx_http_coinhunt_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_coinhunt_form_type =
+    ngx_string("application/x-www-form-urlencoded");
+
+
+ngx_int_t
+ngx_http_coinhunt_with_params(ngx_http_request_t *r,
+    ngx_http_coinhunt_action_pt action)
+{
+    ngx_int_t                 rc;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return action(r);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_COINHUNT_BODY_MAX) {
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_coinhunt_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                       "body_too_large",
+                                       "the request body is over 4096 bytes");
+    }
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the post handler finds the action in the context */
+    ctx->action = action;
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_coinhunt_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_coinhunt_body_handler(ngx_http_request_t *r)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_str_t                *type;
+    ngx_chain_t              *cl;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        if (cl->buf->in_file || cl->buf->last - cl->buf->pos < 0) {
+            len = NGX_HTTP_COINHUNT_BODY_MAX + 1;
+            break;
+        }
+
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    if (len > NGX_HTTP_COINHUNT_BODY_MAX) {
+        ngx_http_finalize_request(r,
+            ngx_http_coinhunt_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                    "body_too_large",
+                                    "the request body is over 4096 bytes"));
+        return;
+    }
+
+    type = r->headers_in.content_type ? &r->headers_in.content_type->value
+                                      : NULL;
+
+    if (len && (type == NULL || type->len < ngx_http_coinhunt_form_type.len
+                || ngx_strncasecmp(type->data,
+                                   ngx_http_coinhunt_form_type.data,
+                                   ngx_http_coinhunt_form_type.len)
+                   != 0))
+    {
+        ngx_http_finalize_request(r,
+            ngx_http_coinhunt_error(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "a request body must be "
+                                    "application/x-www-form-urlencoded"));
+        return;
+    }
+
+    p = ngx_pnalloc(r->pool, len ? len : 1);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->body.data = p;
+    ctx->body.len = len;
+
+    for (cl = r->request_body ? r->request_body->bufs : NULL;
+         cl;
+         cl = cl->next)
+    {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    ngx_http_finalize_request(r, ctx->action(r));
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
+    ngx_str_t *value)
+{
+    u_char                   *p, *last, *start;
+    size_t                    len;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
+
+    if (ctx == NULL || ctx->body.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    len = ngx_strlen(name);
+    p = ctx->body.data;
+    last = p + ctx->body.len;
+
+    while (p < last) {
+        start = p;
+
+        while (p < last && *p != '&') {
+            p++;
+        }
+
+        if ((size_t) (p - start) > len
+            && ngx_strncmp(start, name, len) == 0
+            && start[len] == '=')
+        {
+            value->data = start + len + 1;
+            value->len = p - value->data;
+            return NGX_OK;
+        }
+
+        p++;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_param(ngx_http_request_t *r, char *name, ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
+        && ngx_http_coinhunt_body_param(r, name, &raw) != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strlchr(raw.data, raw.data + raw.len, '%') == NULL
+        && ngx_strlchr(raw.data, raw.data + raw.len, '+') == NULL)
+    {
+        *value = raw;
+        return NGX_OK;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, NGX_UNESCAPE_URI);
+
+    value->len = dst - value->data;
+
+    for (dst = value->data; dst < value->data + value->len; dst++) {
+        if (*dst == '+') {
+            *dst = ' ';
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,
+    ngx_str_t *deflt, ngx_str_t *value)
+{
+    u_char     *p;
+    ngx_int_t   rc;
+
+    rc = ngx_http_coinhunt_param(r, name, value);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        if (deflt) {
+            *value = *deflt;
+            return NGX_OK;
+        }
+
+        return ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST,
+                                        "bad_request",
+                                        "the \"%s\" parameter is required",
+                                        name);
+    }
+
+    if (value->len == 0 || value->len > NGX_HTTP_COINHUNT_NAME_MAX) {
+        goto invalid;
+    }
+
+    for (p = value->data; p < value->data + value->len; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '.' || *p == '-'))
+        {
+            goto invalid;
+        }
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    return ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "\"%s\" must be 1 to 64 characters of "
+                                    "A-Z a-z 0-9 _ . -", name);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name, int64_t min,
+    int64_t max, int64_t *value)
+{
+    u_char     *p;
+    int64_t     n;
+    ngx_int_t   rc, neg;
+    ngx_str_t   s;
+
+    rc = ngx_http_coinhunt_param(r, name, &s);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    p = s.data;
+    neg = (s.len > 1 && *p == '-');
+    p += neg;
+
+    if (p == s.data + s.len || s.len > 19) {
+        goto invalid;
+    }
+
+    for (n = 0; p < s.data + s.len; p++) {
+        if (*p < '0' || *p > '9') {
+            goto invalid;
+        }
+
+        n = n * 10 + (*p - '0');
+    }
+
+    n = neg ? -n : n;
+
+    if (n < min || n > max) {
+        goto invalid;
+    }
+
+    *value = n;
+
+    return NGX_OK;
+
+invalid:
+
+    (void) ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "\"%s\" must be an integer from %L "
+                                    "to %L", name, min, max);
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
+{
+    ngx_str_t  *auth;
+
+    if (r->headers_in.authorization) {
+        auth = &r->headers_in.authorization->value;
+
+        if (auth->len < sizeof("Bearer ") - 1
+            || ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1)
+               != 0)
+        {
+            return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                            "unauthorized",
+                                            "the Authorization header must "
+                                            "be \"Bearer <session token>\"");
+        }
+
+        token->data = auth->data + sizeof("Bearer ") - 1;
+        token->len = auth->len - (sizeof("Bearer ") - 1);
+
+        while (token->len && token->data[0] == ' ') {
+            token->data++;
+            token->len--;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_http_coinhunt_param(r, "session", token) == NGX_OK) {
+        return NGX_OK;
+    }
+
+    return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                    "a session token is required "
+                                    "(Authorization: Bearer or ?session=)");
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_allow(ngx_http_request_t *r, ngx_uint_t methods,
+    char *allow)
+{
+    ngx_table_elt_t  *h;
+
+    if (r->method & methods) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Allow");
+    h->value.data = (u_char *) allow;
+    h->value.len = ngx_strlen(allow);
+
+    return ngx_http_coinhunt_reject(r, NGX_HTTP_NOT_ALLOWED,
+                                    "method_not_allowed",
+                                    "this endpoint takes %s", allow);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_reject(ngx_http_request_t *r, ngx_uint_t status, char *code,
+    const char *fmt, ...)
+{
+    u_char                   *p;
+    va_list                   args;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, 256);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    va_start(args, fmt);
+    ctx->message.len = ngx_vslprintf(p, p + 256, fmt, args) - p;
+    va_end(args);
+
+    ctx->message.data = p;
+    ctx->status = status;
+    ctx->code = code;
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_rejected(ngx_http_request_t *r)
+{
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
+
+    if (ctx == NULL || ctx->status == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_coinhunt_error(r, ctx->status, ctx->code,
+                                   (char *) ctx->message.data);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_error(ngx_http_request_t *r, ngx_uint_t status, char *code,
+    char *message)
+{
+    u_char                   *p, *last;
+    size_t                    len, mlen;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
+
+    /* a rejection's message is a pool string of known length */
+    if (ctx && ctx->status && (u_char *) message == ctx->message.data) {
+        mlen = ctx->message.len;
+
+    } else {
+        mlen = ngx_strlen(message);
+    }
+
+    len = sizeof("{\"error\":\"\",\"message\":\"\"}\n") - 1
+          + ngx_strlen(code) + mlen * 6;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_sprintf(p, "{\"error\":\"%s\",\"message\":\"", code);
+    last = (u_char *) ngx_escape_json(last, (u_char *) message, mlen);
+    last = ngx_cpymem(last, "\"}\n", 3);
+
+    return ngx_http_coinhunt_send(r, status, p, last - p);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
+    size_t len)
+{
+    return ngx_http_coinhunt_output(r, status, &ngx_http_coinhunt_json_type,
+                                    data, len);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_output(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *data, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

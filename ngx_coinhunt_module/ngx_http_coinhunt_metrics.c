@@ -1,0 +1,186 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_alloc.h"
+#include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_http.h"
+#include "ngx_http_coinhunt_lua.h"
+#include "ngx_http_coinhunt_metrics.h"
+
+
+/* counters summed over the rows of all workers */
+typedef struct {
+    char                          *name;
+    char                          *help;
+    size_t                         offset;
+} ngx_http_coinhunt_metric_t;
+
+
+static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_counter_metrics[] = {
+    { "coinhunt_taps_total", "Taps credited.",
+      offsetof(ngx_http_coinhunt_counters_t, taps) },
+    { "coinhunt_coins_total", "Coins found.",
+      offsetof(ngx_http_coinhunt_counters_t, coins) },
+    { "coinhunt_coin_value_total", "Sum of the values of the coins found.",
+      offsetof(ngx_http_coinhunt_counters_t, coin_value) },
+    { "coinhunt_rule_errors_total", "Rule calls that failed.",
+      offsetof(ngx_http_coinhunt_counters_t, rule_errors) },
+    { "coinhunt_rate_limited_total", "Taps refused by coinhunt_tap_rate.",
+      offsetof(ngx_http_coinhunt_counters_t, rate_limited) },
+    { "coinhunt_redis_flushes_total", "Batches of scores written to Redis.",
+      offsetof(ngx_http_coinhunt_counters_t, redis_flushes) },
+    { "coinhunt_redis_errors_total", "Failed Redis connections or commands.",
+      offsetof(ngx_http_coinhunt_counters_t, redis_errors) },
+    { NULL, NULL, 0 }
+};
+
+
+/* gauges each worker publishes about itself */
+static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_worker_metrics[] = {
+    { "coinhunt_heap_allocated_bytes",
+      "Bytes the worker's module data holds in its heap.",
+      offsetof(ngx_http_coinhunt_counters_t, heap_allocated) },
+    { "coinhunt_heap_resident_bytes",
+      "Resident bytes of the worker's heap (its jemalloc arena, or malloc).",
+      offsetof(ngx_http_coinhunt_counters_t, heap_resident) },
+    { "coinhunt_heap_allocations_total",
+      "Calls the worker's module made into its heap allocator.",
+      offsetof(ngx_http_coinhunt_counters_t, heap_allocations) },
+    { "coinhunt_lua_memory_bytes", "Size of the worker's Lua VM.",
+      offsetof(ngx_http_coinhunt_counters_t, lua_bytes) },
+    { NULL, NULL, 0 }
+};
+
+
+static ngx_str_t  ngx_http_coinhunt_text =
+    ngx_string("text/plain; version=0.0.4; charset=utf-8");
+
+
+#define ngx_http_coinhunt_field(row, offset)                                  \
+    (*(ngx_atomic_t *) ((u_char *) (row) + (offset)))
+
+
+ngx_http_coinhunt_counters_t *
+ngx_http_coinhunt_counters(void)
+{
+    return &ngx_http_coinhunt_sh->counters[ngx_worker
+                                           % NGX_HTTP_COINHUNT_WORKERS_MAX];
+}
+
+
+void
+ngx_http_coinhunt_metrics_publish(void)
+{
+    ngx_http_coinhunt_counters_t    *row;
+    ngx_http_coinhunt_heap_stats_t   heap;
+
+    if (ngx_http_coinhunt_sh == NULL) {
+        return;
+    }
+
+    ngx_http_coinhunt_heap_stats(&heap);
+
+    row = ngx_http_coinhunt_counters();
+    row->pid = ngx_pid;
+    row->heap_allocated = heap.allocated;
+    row->heap_resident = heap.resident;
+    row->heap_allocations = heap.allocations;
+    row->lua_bytes = ngx_http_coinhunt_lua_memory();
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
+{
+    u_char                        *p, *last;
+    size_t                         len;
+    ngx_int_t                      rc;
+    ngx_uint_t                     w;
+    ngx_atomic_uint_t              sum;
+    ngx_http_coinhunt_metric_t    *m;
+    ngx_http_coinhunt_shctx_t     *sh;
+    ngx_http_coinhunt_counters_t  *row;
+
+    rc = ngx_http_coinhunt_allow(r, NGX_HTTP_GET|NGX_HTTP_HEAD, "GET, HEAD");
+    if (rc != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sh = ngx_http_coinhunt_sh;
+
+    ngx_http_coinhunt_metrics_publish();
+
+    len = 8192 + NGX_HTTP_COINHUNT_WORKERS_MAX * 4 * 128;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = p;
+
+    for (m = ngx_http_coinhunt_counter_metrics; m->name; m++) {
+        sum = 0;
+
+        for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+            sum += ngx_http_coinhunt_field(&sh->counters[w], m->offset);
+        }
+
+        last = ngx_sprintf(last, "# HELP %s %s\n# TYPE %s counter\n%s %uA\n",
+                           m->name, m->help, m->name, m->name, sum);
+    }
+
+    last = ngx_sprintf(last,
+                       "# HELP coinhunt_sessions Live sessions.\n"
+                       "# TYPE coinhunt_sessions gauge\n"
+                       "coinhunt_sessions %uA\n"
+                       "# HELP coinhunt_sessions_capacity Sessions the zone "
+                       "can hold.\n"
+                       "# TYPE coinhunt_sessions_capacity gauge\n"
+                       "coinhunt_sessions_capacity %uD\n",
+                       sh->sessions, sh->capacity);
+
+    last = ngx_sprintf(last,
+                       "# HELP coinhunt_redis_up 1 when every worker is "
+                       "connected to Redis.\n"
+                       "# TYPE coinhunt_redis_up gauge\n"
+                       "coinhunt_redis_up %d\n"
+                       "# HELP coinhunt_redis_pending_scores Changed scores "
+                       "not yet written to Redis.\n"
+                       "# TYPE coinhunt_redis_pending_scores gauge\n"
+                       "coinhunt_redis_pending_scores %uA\n",
+                       0, (ngx_atomic_uint_t) 0);
+
+    for (m = ngx_http_coinhunt_worker_metrics; m->name; m++) {
+        last = ngx_sprintf(last, "# HELP %s %s\n# TYPE %s %s\n",
+                           m->name, m->help, m->name,
+                           ngx_strstr(m->name, "_total") ? "counter"
+                                                          : "gauge");
+
+        for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+            row = &sh->counters[w];
+
+            if (row->pid == 0) {
+                continue;
+            }
+
+            last = ngx_sprintf(last, "%s{worker=\"%ui\",pid=\"%uA\"} %uA\n",
+                               m->name, w, row->pid,
+                               ngx_http_coinhunt_field(row, m->offset));
+        }
+    }
+
+    return ngx_http_coinhunt_output(r, NGX_HTTP_OK, &ngx_http_coinhunt_text,
+                                    p, last - p);
+}

@@ -1,0 +1,92 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#ifndef _NGX_HTTP_COINHUNT_MODULE_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_COINHUNT_NAME_MAX     64
+#define NGX_HTTP_COINHUNT_FIELDS_MAX   8
+#define NGX_HTTP_COINHUNT_RULES_MAX    255
+
+
+typedef enum {
+    NGX_HTTP_COINHUNT_NONE = 0,
+    NGX_HTTP_COINHUNT_SESSION,
+    NGX_HTTP_COINHUNT_TAP,
+    NGX_HTTP_COINHUNT_LEADERBOARD,
+    NGX_HTTP_COINHUNT_END,
+    NGX_HTTP_COINHUNT_METRICS
+} ngx_http_coinhunt_action_e;
+
+
+/* one rules file; the worker's Lua side fills the refs at worker start */
+typedef struct {
+    ngx_str_t                      path;
+    ngx_uint_t                     index;
+    ngx_uint_t                     nfields;
+    ngx_str_t                      fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
+    int                            on_join;    /* registry refs */
+    int                            on_tap;
+    int                            on_expire;
+    int                            view;       /* the proxy the hooks see */
+    int                            data;       /* the table behind it */
+} ngx_http_coinhunt_rules_t;
+
+
+typedef struct {
+    ngx_shm_zone_t                *shm_zone;
+    ngx_str_t                      secret;
+    u_char                         key[16];    /* the tokens' MAC key */
+    ngx_msec_t                     session_ttl;
+    ngx_flag_t                     seed_set;
+    uint64_t                       seed;
+    ngx_array_t                    rules;      /* ngx_http_coinhunt_rules_t * */
+    ngx_uint_t                     max_fields;
+} ngx_http_coinhunt_main_conf_t;
+
+
+typedef struct {
+    ngx_http_coinhunt_action_e     action;
+    ngx_http_coinhunt_rules_t     *rules;
+    ngx_uint_t                     tap_rate;   /* taps per 1000 s, 0: off */
+    ngx_uint_t                     tap_burst;  /* in 1/1000 taps */
+    ngx_str_t                      file;       /* where "coinhunt" is */
+    ngx_uint_t                     line;
+} ngx_http_coinhunt_loc_conf_t;
+
+
+typedef ngx_int_t (*ngx_http_coinhunt_action_pt)(ngx_http_request_t *r);
+
+
+/* a request's parameters, its rejection if any, and its log variables */
+typedef struct {
+    ngx_http_coinhunt_action_pt    action;
+    ngx_str_t                      body;
+    ngx_uint_t                     status;     /* of a rejection */
+    char                          *code;
+    ngx_str_t                      message;
+    ngx_str_t                      player;
+    int64_t                        score;
+    int64_t                        coin;
+    unsigned                       has_score:1;
+    unsigned                       has_coin:1;
+} ngx_http_coinhunt_ctx_t;
+
+
+ngx_http_coinhunt_ctx_t *ngx_http_coinhunt_get_ctx(ngx_http_request_t *r);
+int64_t ngx_http_coinhunt_now_ms(void);
+
+
+extern ngx_module_t  ngx_http_coinhunt_module;
+
+
+#endif /* _NGX_HTTP_COINHUNT_MODULE_H_INCLUDED_ */

@@ -1,0 +1,261 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_http.h"
+#include "ngx_http_coinhunt_lua.h"
+#include "ngx_http_coinhunt_session.h"
+
+
+static ngx_int_t ngx_http_coinhunt_join(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coinhunt_end(ngx_http_request_t *r);
+static int64_t ngx_http_coinhunt_session_expires(
+    ngx_http_coinhunt_main_conf_t *cmcf, ngx_http_coinhunt_session_t *s,
+    int64_t now);
+
+
+static ngx_str_t  ngx_http_coinhunt_default_hunt = ngx_string("default");
+
+
+ngx_int_t
+ngx_http_coinhunt_session_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_coinhunt_allow(r, NGX_HTTP_POST, "POST") != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    return ngx_http_coinhunt_with_params(r, ngx_http_coinhunt_join);
+}
+
+
+ngx_int_t
+ngx_http_coinhunt_end_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_coinhunt_allow(r, NGX_HTTP_POST|NGX_HTTP_DELETE,
+                                "POST, DELETE")
+        != NGX_OK)
+    {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    return ngx_http_coinhunt_with_params(r, ngx_http_coinhunt_end);
+}
+
+
+/* the core fields every session reply carries, from "player" on */
+u_char *
+ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s)
+{
+    ngx_str_t  hunt;
+
+    hunt = ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_sh, s->hunt);
+
+    return ngx_sprintf(p, "\"player\":\"%V\",\"hunt\":\"%V\",\"score\":%L,"
+                       "\"taps\":%uD,\"coins\":%uD",
+                       &s->player, &hunt, s->score, s->taps, s->coins);
+}
+
+
+static int64_t
+ngx_http_coinhunt_session_expires(ngx_http_coinhunt_main_conf_t *cmcf,
+    ngx_http_coinhunt_session_t *s, int64_t now)
+{
+    int64_t  left;
+
+    left = ngx_max(s->created_ms, s->last_tap_ms)
+           + (int64_t) cmcf->session_ttl - now;
+
+    return left > 0 ? (left + 999) / 1000 : 0;
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_join(ngx_http_request_t *r)
+{
+    u_char                         *p, *last;
+    int64_t                         now, ttl;
+    uint16_t                        hunt_id;
+    ngx_int_t                       rc;
+    ngx_str_t                       player, hunt;
+    ngx_http_coinhunt_ctx_t        *ctx;
+    ngx_http_coinhunt_shctx_t      *sh;
+    ngx_http_coinhunt_session_t     s;
+    ngx_http_coinhunt_loc_conf_t   *clcf;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    sh = ngx_http_coinhunt_sh;
+
+    if (ngx_http_coinhunt_name_param(r, "player", NULL, &player) != NGX_OK
+        || ngx_http_coinhunt_name_param(r, "hunt",
+                                        &ngx_http_coinhunt_default_hunt,
+                                        &hunt)
+           != NGX_OK)
+    {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    if (ngx_http_coinhunt_hunt_find(sh, &hunt, 1, &hunt_id) != NGX_OK) {
+        return ngx_http_coinhunt_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "sessions_full",
+                                       "the zone holds as many hunts as it "
+                                       "can (1024)");
+    }
+
+    now = ngx_http_coinhunt_now_ms();
+
+    rc = ngx_http_coinhunt_session_find(sh, hunt_id, &player, &s);
+
+    if (rc != NGX_OK) {
+        ngx_memzero(&s, sizeof(ngx_http_coinhunt_session_t));
+
+        s.hunt = hunt_id;
+        s.player = player;
+        s.created_ms = now;
+        s.rules = clcf->rules ? clcf->rules->index + 1 : 0;
+
+        /* on_join shapes the new session before anyone can see it */
+        if (ngx_http_coinhunt_lua_on_join(clcf->rules, &s, r->connection->log)
+            != NGX_OK)
+        {
+            ngx_http_coinhunt_count(ngx_http_coinhunt_counters(),
+                                    rule_errors, 1);
+
+            return ngx_http_coinhunt_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "rule_error",
+                                           "the hunt's on_join rule failed");
+        }
+
+        rc = ngx_http_coinhunt_session_insert(sh, &s);
+
+        if (rc == NGX_BUSY) {
+            return ngx_http_coinhunt_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "sessions_full",
+                                           "every session slot is taken; "
+                                           "try again later");
+        }
+    }
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->player.len = s.player.len;
+    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
+    ctx->score = s.score;
+    ctx->has_score = 1;
+
+    p = ngx_pnalloc(r->pool, 512);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ttl = ngx_http_coinhunt_session_expires(cmcf, &s, now);
+
+    last = ngx_cpymem(p, "{\"session\":\"", 12);
+    ngx_http_coinhunt_token_encode(cmcf->key, s.index, s.gen, last);
+    last += NGX_HTTP_COINHUNT_TOKEN_LEN;
+    last = ngx_cpymem(last, "\",", 2);
+    last = ngx_http_coinhunt_state_json(last, &s);
+    last = ngx_sprintf(last, ",\"expires_in\":%L}\n", ttl);
+
+    return ngx_http_coinhunt_send(r, NGX_HTTP_CREATED, p, last - p);
+}
+
+
+/*
+ * The session a request's token names, if the token is genuine and the
+ * session is live; otherwise a rejection is recorded.
+ */
+ngx_int_t
+ngx_http_coinhunt_authorize(ngx_http_request_t *r, uint32_t *index,
+    uint32_t *gen)
+{
+    ngx_str_t                       token;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    if (ngx_http_coinhunt_token_param(r, &token) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+
+    if (ngx_http_coinhunt_token_decode(cmcf->key, &token, index, gen)
+        != NGX_OK)
+    {
+        return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                        "unauthorized",
+                                        "the session token is not valid");
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_end(ngx_http_request_t *r)
+{
+    u_char                         *p, *last;
+    int64_t                         now;
+    uint32_t                        index, gen;
+    ngx_http_coinhunt_ctx_t        *ctx;
+    ngx_http_coinhunt_slot_t       *slot;
+    ngx_http_coinhunt_shctx_t      *sh;
+    ngx_http_coinhunt_session_t     s;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    sh = ngx_http_coinhunt_sh;
+
+    if (ngx_http_coinhunt_authorize(r, &index, &gen) != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    now = ngx_http_coinhunt_now_ms();
+
+    /* an expired session the sweeper has not reached yet is gone too */
+    slot = ngx_http_coinhunt_session_lock(sh, index, gen,
+                                          now - (int64_t) cmcf->session_ttl);
+    if (slot) {
+        ngx_http_coinhunt_unlock(&slot->lock);
+    }
+
+    if (slot == NULL
+        || ngx_http_coinhunt_session_remove(sh, index, gen, INT64_MAX, &s)
+           != NGX_OK)
+    {
+        return ngx_http_coinhunt_error(r, NGX_HTTP_UNAUTHORIZED,
+                                       "unauthorized",
+                                       "the session has ended or expired");
+    }
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->player.len = s.player.len;
+    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
+    ctx->score = s.score;
+    ctx->has_score = 1;
+
+    p = ngx_pnalloc(r->pool, 512);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = ngx_cpymem(p, "{\"ended\":true,", 14);
+    last = ngx_http_coinhunt_state_json(last, &s);
+    last = ngx_cpymem(last, "}\n", 2);
+
+    return ngx_http_coinhunt_send(r, NGX_HTTP_OK, p, last - p);
+}

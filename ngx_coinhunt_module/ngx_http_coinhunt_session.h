@@ -1,0 +1,24 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#ifndef _NGX_HTTP_COINHUNT_SESSION_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_SESSION_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_coinhunt_zone.h"
+
+
+ngx_int_t ngx_http_coinhunt_session_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_coinhunt_end_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_coinhunt_authorize(ngx_http_request_t *r,
+    uint32_t *index, uint32_t *gen);
+u_char *ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s);
+
+
+#endif /* _NGX_HTTP_COINHUNT_SESSION_H_INCLUDED_ */

@@ -1,0 +1,313 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <math.h>
+#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_http.h"
+#include "ngx_http_coinhunt_lua.h"
+#include "ngx_http_coinhunt_session.h"
+#include "ngx_http_coinhunt_metrics.h"
+#include "ngx_http_coinhunt_tap.h"
+
+
+/*
+ * A tap: check the token, then under the slot's lock the seq and the rate;
+ * copy the session out, unlock, run on_tap on the copy, and commit under the
+ * lock if no other tap committed meanwhile (else run again).  No lock is held
+ * across Lua, and nothing here touches the heap.
+ */
+
+
+#define NGX_HTTP_COINHUNT_TAP_TRIES    8
+#define NGX_HTTP_COINHUNT_SEQ_MAX      9007199254740991LL    /* 2^53 - 1 */
+
+
+static ngx_int_t ngx_http_coinhunt_tap(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coinhunt_coord_param(ngx_http_request_t *r,
+    char *name, double *value);
+static ngx_int_t ngx_http_coinhunt_rate_limited(ngx_http_request_t *r,
+    int64_t excess, ngx_http_coinhunt_loc_conf_t *clcf);
+
+
+ngx_int_t
+ngx_http_coinhunt_tap_handler(ngx_http_request_t *r)
+{
+    if (ngx_http_coinhunt_allow(r, NGX_HTTP_POST, "POST") != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    return ngx_http_coinhunt_with_params(r, ngx_http_coinhunt_tap);
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_tap(ngx_http_request_t *r)
+{
+    u_char                         *p, *last;
+    int64_t                         now, seq, excess, elapsed;
+    uint32_t                        index, gen;
+    ngx_int_t                       rc;
+    ngx_uint_t                      tries;
+    ngx_http_coinhunt_tap_t         tap;
+    ngx_http_coinhunt_ctx_t        *ctx;
+    ngx_http_coinhunt_coin_t        coin;
+    ngx_http_coinhunt_slot_t       *slot;
+    ngx_http_coinhunt_shctx_t      *sh;
+    ngx_http_coinhunt_session_t     s;
+    ngx_http_coinhunt_counters_t   *row;
+    ngx_http_coinhunt_loc_conf_t   *clcf;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    if (ngx_http_coinhunt_authorize(r, &index, &gen) != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    rc = ngx_http_coinhunt_int_param(r, "seq", 1, NGX_HTTP_COINHUNT_SEQ_MAX,
+                                     &seq);
+    if (rc == NGX_DECLINED) {
+        seq = 0;
+
+    } else if (rc != NGX_OK) {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    if (ngx_http_coinhunt_coord_param(r, "x", &tap.x) != NGX_OK
+        || ngx_http_coinhunt_coord_param(r, "y", &tap.y) != NGX_OK)
+    {
+        return ngx_http_coinhunt_rejected(r);
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    sh = ngx_http_coinhunt_sh;
+    row = ngx_http_coinhunt_counters();
+
+    now = ngx_http_coinhunt_now_ms();
+    tap.now_ms = (double) now;
+    tap.seq = (double) seq;
+    excess = 0;
+
+    for (tries = 0; tries < NGX_HTTP_COINHUNT_TAP_TRIES; tries++) {
+
+        slot = ngx_http_coinhunt_session_lock(sh, index, gen,
+                                              now - (int64_t)
+                                                    cmcf->session_ttl);
+        if (slot == NULL) {
+            goto gone;
+        }
+
+        if (seq && seq <= slot->seq) {
+            ngx_http_coinhunt_unlock(&slot->lock);
+
+            return ngx_http_coinhunt_error(r, NGX_HTTP_CONFLICT, "replay",
+                                           "seq must increase with every "
+                                           "tap of the session");
+        }
+
+        if (clcf->tap_rate) {
+            /* limit_req's leaky bucket, in 1/1000 taps */
+            elapsed = slot->last_tap_ms ? now - slot->last_tap_ms
+                                        : (int64_t) 1 << 40;
+            elapsed = ngx_max(elapsed, 0);
+
+            excess = (int64_t) slot->excess
+                     - (int64_t) clcf->tap_rate * elapsed / 1000;
+            excess = ngx_max(excess, 0) + 1000;
+
+            if (excess > (int64_t) clcf->tap_burst + 1000) {
+                ngx_http_coinhunt_unlock(&slot->lock);
+                ngx_http_coinhunt_count(row, rate_limited, 1);
+
+                return ngx_http_coinhunt_rate_limited(r, excess, clcf);
+            }
+        }
+
+        ngx_http_coinhunt_session_copy(sh, slot, &s);
+        ngx_http_coinhunt_unlock(&slot->lock);
+
+        if (ngx_http_coinhunt_lua_on_tap(clcf->rules, &s, &tap, &coin,
+                                         r->connection->log)
+            != NGX_OK)
+        {
+            ngx_http_coinhunt_count(row, rule_errors, 1);
+
+            return ngx_http_coinhunt_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                           "rule_error",
+                                           "the hunt's on_tap rule failed");
+        }
+
+        slot = ngx_http_coinhunt_session_lock(sh, index, gen,
+                                              now - (int64_t)
+                                                    cmcf->session_ttl);
+        if (slot == NULL) {
+            goto gone;
+        }
+
+        /* another tap of this session committed while the rule ran */
+        if (slot->taps != s.taps || slot->seq != s.seq) {
+            ngx_http_coinhunt_unlock(&slot->lock);
+            continue;
+        }
+
+        slot->taps++;
+        slot->last_tap_ms = now;
+        slot->excess = (uint32_t) excess;
+
+        if (seq) {
+            slot->seq = seq;
+        }
+
+        if (coin.value >= 0) {
+            slot->score += coin.value;
+            slot->coins++;
+        }
+
+        ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s.fields,
+                   sh->nfields * sizeof(double));
+
+        s.score = slot->score;
+        s.taps = slot->taps;
+        s.coins = slot->coins;
+
+        ngx_http_coinhunt_unlock(&slot->lock);
+
+        goto done;
+    }
+
+    return ngx_http_coinhunt_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   "rate_limited",
+                                   "too many simultaneous taps of one "
+                                   "session");
+
+gone:
+
+    return ngx_http_coinhunt_error(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                                   "the session has ended or expired");
+
+done:
+
+    ngx_http_coinhunt_count(row, taps, 1);
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->player.len = s.player.len;
+    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
+    ctx->score = s.score;
+    ctx->has_score = 1;
+
+    p = ngx_pnalloc(r->pool, 160 + NGX_HTTP_COINHUNT_KIND_MAX);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (coin.value >= 0) {
+        ngx_http_coinhunt_count(row, coins, 1);
+        ngx_http_coinhunt_count(row, coin_value, coin.value);
+
+        ctx->coin = coin.value;
+        ctx->has_coin = 1;
+
+        last = ngx_sprintf(p, "{\"coin\":{\"value\":%L,\"kind\":\"%V\"},",
+                           coin.value, &coin.kind);
+
+    } else {
+        last = ngx_cpymem(p, "{\"coin\":null,", 13);
+    }
+
+    last = ngx_sprintf(last, "\"score\":%L,\"taps\":%uD,\"coins\":%uD}\n",
+                       s.score, s.taps, s.coins);
+
+    return ngx_http_coinhunt_send(r, NGX_HTTP_OK, p, last - p);
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
+    double *value)
+{
+    u_char     buf[32];
+    char      *end;
+    ngx_str_t  s;
+    ngx_int_t  rc;
+
+    *value = 0;
+
+    rc = ngx_http_coinhunt_param(r, name, &s);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (s.len == 0 || s.len >= sizeof(buf)
+        || ngx_strlchr(s.data, s.data + s.len, 'x')
+        || ngx_strlchr(s.data, s.data + s.len, 'X'))
+    {
+        goto invalid;
+    }
+
+    ngx_cpystrn(buf, s.data, s.len + 1);
+
+    *value = strtod((char *) buf, &end);
+
+    if (*end != '\0' || !isfinite(*value) || buf[0] == ' ') {
+        goto invalid;
+    }
+
+    return NGX_OK;
+
+invalid:
+
+    *value = 0;
+
+    (void) ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
+                                    "\"%s\" must be a finite decimal number",
+                                    name);
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_rate_limited(ngx_http_request_t *r, int64_t excess,
+    ngx_http_coinhunt_loc_conf_t *clcf)
+{
+    int64_t           wait;
+    ngx_table_elt_t  *h;
+
+    /* seconds until the bucket has room for one more tap */
+    wait = (excess - (int64_t) clcf->tap_burst - 1000) * 1000
+           / (int64_t) clcf->tap_rate;
+    wait = ngx_max((wait + 999) / 1000, 1);
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%L", wait) - h->value.data;
+
+    return ngx_http_coinhunt_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                                   "rate_limited",
+                                   "the session taps faster than "
+                                   "coinhunt_tap_rate allows");
+}

@@ -1,0 +1,28 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#ifndef _NGX_HTTP_COINHUNT_TOKEN_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_TOKEN_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+
+#define NGX_HTTP_COINHUNT_KEY_LEN      16
+/* base64url of slot (4), generation (4) and MAC (8), unpadded */
+#define NGX_HTTP_COINHUNT_TOKEN_LEN    22
+
+
+uint64_t ngx_http_coinhunt_siphash(const u_char *key, const u_char *in,
+    size_t len);
+void ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot,
+    uint32_t gen, u_char *out);
+ngx_int_t ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
+    uint32_t *slot, uint32_t *gen);
+
+
+#endif /* _NGX_HTTP_COINHUNT_TOKEN_H_INCLUDED_ */
