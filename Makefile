@@ -75,5 +75,28 @@ test: deps build
 	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
 	  prove $$inc -r t/
 
+# the layout of Debian's own libnginx-mod-* packages
+MODULES_DIR := /usr/lib/nginx/modules
+AVAILABLE := /usr/share/nginx/modules-available/mod-http-coinhunt.conf
+ENABLED := /etc/nginx/modules-enabled/50-mod-http-coinhunt.conf
+DROPIN := /etc/systemd/system/nginx.service.d/coinhunt-glibc-tunables.conf
+
+install: build
+	install -D -m 644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/ngx_http_coinhunt_module.so
+	install -d $(DESTDIR)$(dir $(AVAILABLE)) $(DESTDIR)$(dir $(ENABLED)) \
+	  $(DESTDIR)$(dir $(DROPIN))
+	echo "load_module $(MODULES_DIR)/ngx_http_coinhunt_module.so;" \
+	  > $(DESTDIR)$(AVAILABLE)
+	ln -sf $(AVAILABLE) $(DESTDIR)$(ENABLED)
+	printf '[Service]\nEnvironment=GLIBC_TUNABLES=$(GLIBC_TUNABLES)\n' > $(DESTDIR)$(DROPIN)
+	@./tools/install-check "$(DESTDIR)" "$(NGINX)"
+
+uninstall:
+	rm -f $(DESTDIR)$(MODULES_DIR)/ngx_http_coinhunt_module.so \
+	  $(DESTDIR)$(AVAILABLE) $(DESTDIR)$(ENABLED) $(DESTDIR)$(DROPIN)
+	-rmdir $(DESTDIR)$(dir $(DROPIN)) 2>/dev/null
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	  systemctl daemon-reload; fi
+
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -1,0 +1,261 @@
+package Coinhunt;
+
+# Helpers for the coinhunt suites:
+#   token($secret, $slot, $gen)   the token coinhunt hands out for a slot and
+#                                 generation when coinhunt_secret is $secret
+#                                 (SipHash-2-4, computed independently here)
+#   free_port()                   a free TCP port on 127.0.0.1
+#   Coinhunt::Nginx->start(%opt)  a whole nginx instance of our own, for tests
+#                                 that need several nodes or signals; ->stop
+#   http($method, $url, %opt)     one HTTP request, returns (status, body, hdrs)
+#   redis_start() / redis_stop()  a private redis-server on a free port
+
+use strict;
+use warnings;
+no warnings 'portable';
+
+use Exporter 'import';
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Socket::INET;
+use MIME::Base64 qw(encode_base64);
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(token free_port http redis_start redis_stop wait_port
+                    nginx_binary load_modules);
+
+my $MASK = 0xffffffffffffffff;
+
+sub _rotl {
+    my ($x, $b) = @_;
+    return (($x << $b) | ($x >> (64 - $b))) & $MASK;
+}
+
+# 64-bit wrapping addition in 32-bit halves: Perl's + would go to floats
+sub _add {
+    my ($a, $b) = @_;
+    my $lo = ($a & 0xffffffff) + ($b & 0xffffffff);
+    my $hi = ($a >> 32) + ($b >> 32) + ($lo >> 32);
+    return (($hi & 0xffffffff) << 32) | ($lo & 0xffffffff);
+}
+
+sub _round {
+    my ($v) = @_;
+    $v->[0] = _add($v->[0], $v->[1]); $v->[1] = _rotl($v->[1], 13);
+    $v->[1] ^= $v->[0]; $v->[0] = _rotl($v->[0], 32);
+    $v->[2] = _add($v->[2], $v->[3]); $v->[3] = _rotl($v->[3], 16);
+    $v->[3] ^= $v->[2];
+    $v->[0] = _add($v->[0], $v->[3]); $v->[3] = _rotl($v->[3], 21);
+    $v->[3] ^= $v->[0];
+    $v->[2] = _add($v->[2], $v->[1]); $v->[1] = _rotl($v->[1], 17);
+    $v->[1] ^= $v->[2]; $v->[2] = _rotl($v->[2], 32);
+}
+
+# SipHash-2-4 of $in under the 16-byte $key
+sub siphash {
+    my ($key, $in) = @_;
+    my ($k0, $k1) = unpack 'Q<Q<', $key;
+    my @v = ($k0 ^ 0x736f6d6570736575, $k1 ^ 0x646f72616e646f6d,
+             $k0 ^ 0x6c7967656e657261, $k1 ^ 0x7465646279746573);
+    my $len = length $in;
+    my $i = 0;
+    for (; $i + 8 <= $len; $i += 8) {
+        my $m = unpack 'Q<', substr($in, $i, 8);
+        $v[3] ^= $m; _round(\@v); _round(\@v); $v[0] ^= $m;
+    }
+    my $tail = substr($in, $i) . "\0" x 8;
+    my $b = (unpack('Q<', substr($tail, 0, 8))
+             & ((1 << (8 * ($len - $i))) - 1)) | (($len & 0xff) << 56);
+    $v[3] ^= $b; _round(\@v); _round(\@v); $v[0] ^= $b;
+    $v[2] ^= 0xff;
+    _round(\@v) for 1 .. 4;
+    return $v[0] ^ $v[1] ^ $v[2] ^ $v[3];
+}
+
+sub token_key {
+    my ($secret) = @_;
+    require Digest::SHA;
+    return substr(Digest::SHA::sha1("coinhunt token key:" . $secret), 0, 16);
+}
+
+sub token {
+    my ($secret, $slot, $gen) = @_;
+    my $raw = pack 'V V', $slot, $gen;
+    $raw .= pack 'Q<', siphash(token_key($secret), $raw);
+    my $t = encode_base64($raw, '');
+    $t =~ tr{+/}{-_};
+    $t =~ s/=+$//;
+    return $t;
+}
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp')
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+sub wait_port {
+    my ($port, $timeout) = @_;
+    my $until = time + ($timeout // 10);
+    while (time < $until) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port");
+        return 1 if $s;
+        sleep 0.05;
+    }
+    return 0;
+}
+
+sub nginx_binary { return $ENV{TEST_NGINX_BINARY} || 'nginx' }
+
+sub load_modules {
+    return join '', map { "load_module $_;\n" }
+                    split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
+}
+
+sub http {
+    my ($method, $url, %opt) = @_;
+    my $res = HTTP::Tiny->new(timeout => $opt{timeout} // 5, keep_alive => 0)
+        ->request($method, $url, { headers => $opt{headers} // {},
+                                   (defined $opt{content}
+                                    ? (content => $opt{content}) : ()) });
+    return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+my ($redis_pid, $redis_dir);
+
+sub redis_start {
+    my (%opt) = @_;
+    my $port = $opt{port} // free_port();
+    $redis_dir = tempdir('coinhunt-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $bin = $ENV{REDIS_SERVER} || '/usr/bin/redis-server';
+    $redis_pid = fork // die "fork: $!";
+    if ($redis_pid == 0) {
+        open STDOUT, '>', "$redis_dir/redis.log";
+        open STDERR, '>&', \*STDOUT;
+        exec $bin, '--bind', '127.0.0.1', '--port', $port, '--save', '',
+             '--appendonly', 'no', '--dir', $redis_dir,
+             ($opt{password} ? ('--requirepass', $opt{password}) : ());
+        die "exec $bin: $!";
+    }
+    wait_port($port, 10) or die "redis-server did not start on $port";
+    return $port;
+}
+
+sub redis_stop {
+    return unless $redis_pid;
+    kill 'TERM', $redis_pid;
+    waitpid $redis_pid, 0;
+    undef $redis_pid;
+}
+
+END { redis_stop() }
+
+
+package Coinhunt::Nginx;
+
+# An nginx of our own under a temporary prefix: ->start(conf => $http_block,
+# workers => N, main => $main_block) returns the object; ->url, ->stop,
+# ->reload, ->worker_pids, ->error_log.
+
+use strict;
+use warnings;
+use File::Temp qw(tempdir);
+use Time::HiRes qw(sleep time);
+
+sub start {
+    my ($class, %opt) = @_;
+    my $self = bless { port => $opt{port} // Coinhunt::free_port() }, $class;
+    $self->{prefix} = tempdir('coinhunt-nginx-XXXXXX', TMPDIR => 1,
+                              CLEANUP => 1);
+    mkdir "$self->{prefix}/$_" for qw(conf logs html);
+    for my $f (keys %{ $opt{files} // {} }) {
+        open my $fh, '>', "$self->{prefix}/conf/$f" or die "$f: $!";
+        print $fh $opt{files}{$f};
+        close $fh;
+    }
+    $self->write_conf(%opt);
+    my $nginx = Coinhunt::nginx_binary();
+    system($nginx, '-p', "$self->{prefix}/", '-c', 'conf/nginx.conf') == 0
+        or die "nginx did not start:\n" . $self->error_log;
+    Coinhunt::wait_port($self->{port}, 10)
+        or die "nginx is not listening:\n" . $self->error_log;
+    return $self;
+}
+
+sub write_conf {
+    my ($self, %opt) = @_;
+    my $conf = $opt{conf};
+    $conf =~ s/\$PORT\b/$self->{port}/g;
+    open my $fh, '>', "$self->{prefix}/conf/nginx.conf" or die $!;
+    print $fh Coinhunt::load_modules(),
+        "worker_processes ", $opt{workers} // 1, ";\n",
+        "error_log logs/error.log ", $opt{log_level} // 'notice', ";\n",
+        "pid logs/nginx.pid;\n", $opt{main} // '',
+        "events { worker_connections 1024; }\n",
+        "http {\n    access_log off;\n", $conf, "\n}\n";
+    close $fh;
+}
+
+sub url { my ($self, $path) = @_; "http://127.0.0.1:$self->{port}$path" }
+
+sub master_pid {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{prefix}/logs/nginx.pid" or return;
+    my $pid = <$fh>;
+    chomp $pid;
+    return $pid;
+}
+
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->master_pid or return ();
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // next;
+        my ($pid, $ppid) = $line =~ /^(\d+) \(.*\) \S (\d+)/ or next;
+        push @pids, $pid if $ppid == $master;
+    }
+    return sort { $a <=> $b } @pids;
+}
+
+sub reload {
+    my ($self, %opt) = @_;
+    $self->write_conf(%opt) if $opt{conf};
+    my @old = $self->worker_pids;
+    kill 'HUP', $self->master_pid;
+    my $until = time + 10;
+    while (time < $until) {
+        my %old = map { $_ => 1 } @old;
+        my @new = grep { !$old{$_} } $self->worker_pids;
+        return @new if @new >= ($opt{workers} // 1);
+        sleep 0.05;
+    }
+    die "nginx did not reload:\n" . $self->error_log;
+}
+
+sub error_log {
+    my ($self) = @_;
+    open my $fh, '<', "$self->{prefix}/logs/error.log" or return '';
+    local $/;
+    return <$fh>;
+}
+
+sub stop {
+    my ($self) = @_;
+    my $master = $self->master_pid or return;
+    kill 'QUIT', $master;
+    my $until = time + 10;
+    sleep 0.05 while kill(0, $master) && time < $until;
+    kill 'KILL', $master if kill 0, $master;
+    delete $self->{port};
+}
+
+sub DESTROY { $_[0]->stop if $_[0]->{port} }
+
+1;
