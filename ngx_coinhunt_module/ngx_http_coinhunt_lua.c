@@ -238,10 +238,18 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
     const char   *name, *msg;
     const char  **core;
 
-    if (luaL_loadfile(L, (char *) rules->path.data) != 0) {
+    /* "@path" makes Lua's messages and tracebacks name the file */
+    name = lua_pushfstring(L, "@%s", rules->path.data);
+
+    if (luaL_loadbuffer(L, (char *) rules->source.data, rules->source.len,
+                        name)
+        != 0)
+    {
         ngx_cpystrn(err, (u_char *) ngx_http_coinhunt_lua_error(L), len);
         return NGX_ERROR;
     }
+
+    lua_remove(L, -2);
 
     lua_pushvalue(L, 2);
 
@@ -375,12 +383,54 @@ invalid:
 }
 
 
+/*
+ * The master reads and checks each rules file; workers compile the source it
+ * read, so they need no access to the file and run exactly what was checked.
+ */
 char *
 ngx_http_coinhunt_lua_check(ngx_conf_t *cf, ngx_http_coinhunt_rules_t *rules)
 {
-    u_char      err[1024];
-    ngx_int_t   rc;
-    lua_State  *L;
+    u_char           err[1024];
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    lua_State       *L;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(rules->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open rules file \"%V\"", &rules->path);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR
+        || ngx_file_size(&fi) > 16 * 1024 * 1024)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "rules file \"%V\" is not a readable file "
+                           "of at most 16 MiB", &rules->path);
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    rules->source.len = ngx_file_size(&fi);
+    rules->source.data = ngx_pnalloc(cf->pool, rules->source.len + 1);
+
+    if (rules->source.data == NULL) {
+        (void) ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    n = ngx_read_fd(fd, rules->source.data, rules->source.len);
+    (void) ngx_close_file(fd);
+
+    if (n != (ssize_t) rules->source.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot read rules file \"%V\"", &rules->path);
+        return NGX_CONF_ERROR;
+    }
 
     L = ngx_http_coinhunt_lua_new(NULL, err, sizeof(err));
 

@@ -31,6 +31,7 @@ typedef enum {
 /* one rules file; the worker's Lua side fills the refs at worker start */
 typedef struct {
     ngx_str_t                      path;
+    ngx_str_t                      source;     /* read by the master */
     ngx_uint_t                     index;
     ngx_uint_t                     nfields;
     ngx_str_t                      fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
@@ -51,6 +52,8 @@ typedef struct {
     uint64_t                       seed;
     ngx_array_t                    rules;      /* ngx_http_coinhunt_rules_t * */
     ngx_uint_t                     max_fields;
+    struct ngx_http_coinhunt_redis_conf_s  *redis;  /* NULL: local boards */
+    ngx_msec_t                     flush;
 } ngx_http_coinhunt_main_conf_t;
 
 

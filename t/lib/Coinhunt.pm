@@ -172,6 +172,7 @@ sub start {
     my $self = bless { port => $opt{port} // Coinhunt::free_port() }, $class;
     $self->{prefix} = tempdir('coinhunt-nginx-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
+    chmod 0755, $self->{prefix};    # workers run as nobody
     mkdir "$self->{prefix}/$_" for qw(conf logs html);
     for my $f (keys %{ $opt{files} // {} }) {
         open my $fh, '>', "$self->{prefix}/conf/$f" or die "$f: $!";
@@ -222,6 +223,19 @@ sub worker_pids {
         push @pids, $pid if $ppid == $master;
     }
     return sort { $a <=> $b } @pids;
+}
+
+# the worker pids once there are $count of them
+sub wait_workers {
+    my ($self, $count) = @_;
+    my $until = time + 10;
+    my @pids;
+    while (time < $until) {
+        @pids = $self->worker_pids;
+        return @pids if @pids == $count;
+        sleep 0.05;
+    }
+    die "expected $count workers, have " . scalar(@pids) . "\n";
 }
 
 sub reload {
