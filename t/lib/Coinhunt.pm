@@ -244,10 +244,12 @@ sub reload {
     my @old = $self->worker_pids;
     kill 'HUP', $self->master_pid;
     my $until = time + 10;
+    # done when the new workers run and the old ones have exited
     while (time < $until) {
         my %old = map { $_ => 1 } @old;
-        my @new = grep { !$old{$_} } $self->worker_pids;
-        return @new if @new >= ($opt{workers} // 1);
+        my @pids = $self->worker_pids;
+        my @new = grep { !$old{$_} } @pids;
+        return @new if @new >= ($opt{workers} // 1) && @new == @pids;
         sleep 0.05;
     }
     die "nginx did not reload:\n" . $self->error_log;
