@@ -193,8 +193,18 @@ ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
 ngx_int_t
 ngx_http_coinhunt_param(ngx_http_request_t *r, char *name, ngx_str_t *value)
 {
-    u_char     *dst, *src;
-    ngx_str_t   raw;
+    u_char                   *dst, *src;
+    ngx_str_t                 raw;
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    /* the common tap has neither: be done at once */
+    if (r->args.len == 0) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
+
+        if (ctx == NULL || ctx->body.len == 0) {
+            return NGX_DECLINED;
+        }
+    }
 
     if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
         && ngx_http_coinhunt_body_param(r, name, &raw) != NGX_OK)
@@ -472,6 +482,31 @@ ngx_http_coinhunt_error(ngx_http_request_t *r, ngx_uint_t status, char *code,
     last = ngx_cpymem(last, "\"}\n", 3);
 
     return ngx_http_coinhunt_send(r, status, p, last - p);
+}
+
+
+u_char *
+ngx_http_coinhunt_json_int(u_char *p, int64_t n)
+{
+    u_char    buf[NGX_INT64_LEN], *d;
+    uint64_t  u;
+
+    if (n < 0) {
+        *p++ = '-';
+        u = (uint64_t) -(n + 1) + 1;
+
+    } else {
+        u = (uint64_t) n;
+    }
+
+    d = buf + sizeof(buf);
+
+    do {
+        *--d = (u_char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    return ngx_cpymem(p, d, buf + sizeof(buf) - d);
 }
 
 

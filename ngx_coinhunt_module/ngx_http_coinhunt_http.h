@@ -33,6 +33,7 @@ ngx_int_t ngx_http_coinhunt_reject(ngx_http_request_t *r, ngx_uint_t status,
     char *code, const char *fmt, ...);
 ngx_int_t ngx_http_coinhunt_rejected(ngx_http_request_t *r);
 
+u_char *ngx_http_coinhunt_json_int(u_char *p, int64_t n);
 ngx_int_t ngx_http_coinhunt_send(ngx_http_request_t *r, ngx_uint_t status,
     u_char *data, size_t len);
 ngx_int_t ngx_http_coinhunt_output(ngx_http_request_t *r, ngx_uint_t status,

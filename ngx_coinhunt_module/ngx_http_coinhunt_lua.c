@@ -6,10 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <sys/random.h>
-#include <lua.h>
 #include <lualib.h>
-#include <lauxlib.h>
 #include <luajit.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
@@ -31,18 +28,6 @@
     "the rule ran over its budget of 1000000 VM instructions"
 
 
-typedef struct {
-    lua_State                     *L;
-    ngx_http_coinhunt_rules_t     *rules;       /* of the running call */
-    ngx_http_coinhunt_session_t   *session;
-    ngx_uint_t                     hooks;
-    ngx_log_t                     *log;
-    uint64_t                       rng[4];
-    int                            traceback;   /* registry refs */
-    int                            tap;
-    int                            ctx;
-    int                            keys;        /* core and field names */
-} ngx_http_coinhunt_lua_t;
 
 
 static lua_State *ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err,
@@ -50,23 +35,14 @@ static lua_State *ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err,
 static int ngx_http_coinhunt_lua_load(lua_State *L,
     ngx_http_coinhunt_rules_t *rules, ngx_pool_t *pool, u_char *err,
     size_t len);
-static int ngx_http_coinhunt_lua_random(lua_State *L);
-static int ngx_http_coinhunt_lua_now_ms(lua_State *L);
-static int ngx_http_coinhunt_lua_log(lua_State *L);
-static int ngx_http_coinhunt_lua_name(lua_State *L);
 static void ngx_http_coinhunt_lua_hook(lua_State *L, lua_Debug *ar);
 static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
     int fn, ngx_http_coinhunt_session_t *s, int arg, int nresults,
     const char *hook);
-static void ngx_http_coinhunt_lua_fill(ngx_http_coinhunt_rules_t *rules,
-    ngx_http_coinhunt_session_t *s);
-static ngx_int_t ngx_http_coinhunt_lua_fields(
-    ngx_http_coinhunt_rules_t *rules, ngx_http_coinhunt_session_t *s);
-static double ngx_http_coinhunt_lua_uniform(void);
 static const char *ngx_http_coinhunt_lua_error(lua_State *L);
 
 
-static ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
+ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
 
 
 static const char *ngx_http_coinhunt_core_fields[] = {
@@ -75,17 +51,12 @@ static const char *ngx_http_coinhunt_core_fields[] = {
 
 
 /*
- * Runs once in a new VM with the coinhunt module table as its argument;
- * returns the sandbox maker and the view maker.
+ * Runs once in a new VM with the coinhunt module table and the budget error
+ * as its arguments; returns the function that makes a rules file's sandbox.
  */
 static const char  ngx_http_coinhunt_lua_prelude[] =
     "local coinhunt, STOP = ...\n"
-    "local type, error, rawset, setmetatable = type, error, rawset, setmetatable\n"
-    "local pcall, xpcall = pcall, xpcall\n"
-    "local huge = math.huge\n"
-    "local core = { score = true, taps = true, coins = true,\n"
-    "               last_tap_ms = true, created_ms = true,\n"
-    "               player = true, hunt = true }\n"
+    "local error, pcall, xpcall = error, pcall, xpcall\n"
     "package.loaded.coinhunt = coinhunt\n"
     "local safe = { 'assert', 'error', 'ipairs', 'next', 'pairs', 'pcall',\n"
     "  'select', 'tonumber', 'tostring', 'type', 'unpack', 'xpcall',\n"
@@ -124,42 +95,7 @@ static const char  ngx_http_coinhunt_lua_prelude[] =
     "  env._G = env\n"
     "  return env\n"
     "end\n"
-    "local function view(fields, name)\n"
-    "  local data = {}\n"
-    "  local writable = {}\n"
-    "  for _, f in ipairs(fields) do writable[f] = true end\n"
-    "  setmetatable(data, { __index = function(_, k)\n"
-    "    if k == 'player' or k == 'hunt' then return name(k) end\n"
-    "    error(\"the session has no field '\" .. tostring(k) .. \"'\", 2)\n"
-    "  end })\n"
-    "  local proxy = setmetatable({}, {\n"
-    "    __index = data,\n"
-    "    __newindex = function(_, k, v)\n"
-    "      if not writable[k] then\n"
-    "        if core[k] then\n"
-    "          error(\"session field '\" .. k .. \"' is read-only\", 2)\n"
-    "        end\n"
-    "        error(\"session field '\" .. tostring(k) .. \"' is not \"\n"
-    "              .. 'declared in rules.fields', 2)\n"
-    "      end\n"
-    "      if type(v) ~= 'number' or v ~= v or v == huge or v == -huge then\n"
-    "        error(\"session field '\" .. k .. \"' must be a finite number\",\n"
-    "              2)\n"
-    "      end\n"
-    "      rawset(data, k, v)\n"
-    "    end,\n"
-    "    __metatable = false })\n"
-    "  return proxy, data\n"
-    "end\n"
-    "return sandbox, view\n";
-
-
-static const luaL_Reg  ngx_http_coinhunt_lua_api[] = {
-    { "random", ngx_http_coinhunt_lua_random },
-    { "now_ms", ngx_http_coinhunt_lua_now_ms },
-    { "log", ngx_http_coinhunt_lua_log },
-    { NULL, NULL }
-};
+    "return sandbox\n";
 
 
 static lua_State *
@@ -179,7 +115,7 @@ ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err, size_t len)
     /* the interpreter honours the count hook; traces would not */
     luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE|LUAJIT_MODE_OFF);
 
-    /* stack: traceback, sandbox maker, view maker */
+    /* stack: traceback, sandbox maker */
     lua_getglobal(L, "debug");
     lua_getfield(L, -1, "traceback");
     lua_remove(L, -2);
@@ -192,11 +128,10 @@ ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err, size_t len)
         goto failed;
     }
 
-    lua_newtable(L);
-    luaL_register(L, NULL, ngx_http_coinhunt_lua_api);
+    ngx_http_coinhunt_lua_api_open(L);
     lua_pushliteral(L, NGX_HTTP_COINHUNT_STOP);
 
-    if (lua_pcall(L, 2, 2, 0) != 0) {
+    if (lua_pcall(L, 2, 1, 0) != 0) {
         goto failed;
     }
 
@@ -226,7 +161,7 @@ failed:
 
 /*
  * Loads a rules file into the sandbox and checks what it returns.  Leaves
- * the rules table on the stack, above the traceback and the two makers.
+ * the rules table on the stack, above the traceback and the sandbox maker.
  */
 static int
 ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
@@ -456,34 +391,16 @@ ngx_int_t
 ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     ngx_http_coinhunt_main_conf_t *cmcf)
 {
-    u_char                      err[1024];
-    uint64_t                    seed;
-    ngx_uint_t                  i, k;
-    lua_State                  *L;
-    const char                **core;
-    ngx_http_coinhunt_lua_t    *lua;
-    ngx_http_coinhunt_rules_t **rules;
+    u_char                       err[1024];
+    ngx_uint_t                   i;
+    lua_State                   *L;
+    ngx_http_coinhunt_lua_t     *lua;
+    ngx_http_coinhunt_rules_t  **rules;
 
     lua = &ngx_http_coinhunt_lua;
     lua->log = cycle->log;
 
-    /* splitmix64 spreads one seed over the xoshiro256** state */
-    if (cmcf->seed_set) {
-        seed = cmcf->seed + (uint64_t) ngx_worker;
-
-    } else if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
-        seed = (uint64_t) ngx_pid ^ (uint64_t) ngx_time() << 20;
-    }
-
-    for (i = 0; i < 4; i++) {
-        uint64_t  z;
-
-        seed += 0x9e3779b97f4a7c15ULL;
-        z = seed;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        lua->rng[i] = z ^ (z >> 31);
-    }
+    ngx_http_coinhunt_lua_seed(cmcf);
 
     L = ngx_http_coinhunt_lua_new(ngx_http_coinhunt_lua_alloc, err,
                                   sizeof(err));
@@ -493,16 +410,6 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     }
 
     lua->L = L;
-
-    /* the names C writes into the view tables, as registry refs */
-    lua_newtable(L);
-
-    for (k = 0, core = ngx_http_coinhunt_core_fields; *core; core++, k++) {
-        lua_pushstring(L, *core);
-        lua_rawseti(L, -2, k + 1);
-    }
-
-    lua->keys = luaL_ref(L, LUA_REGISTRYINDEX);
 
     rules = cmcf->rules.elts;
 
@@ -522,45 +429,20 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         lua_getfield(L, -1, "on_expire");
         rules[i]->on_expire = luaL_ref(L, LUA_REGISTRYINDEX);
 
-        /* view(fields, name) -> proxy, data */
-        lua_pushvalue(L, 3);
-        lua_getfield(L, -2, "fields");
-
-        if (lua_isnil(L, -1)) {
-            lua_pop(L, 1);
-            lua_newtable(L);
-        }
-
-        lua_pushcfunction(L, ngx_http_coinhunt_lua_name);
-
-        if (lua_pcall(L, 2, 2, 0) != 0) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "coinhunt: %s",
-                          ngx_http_coinhunt_lua_error(L));
-            return NGX_ERROR;
-        }
-
-        rules[i]->data = luaL_ref(L, LUA_REGISTRYINDEX);
-        rules[i]->view = luaL_ref(L, LUA_REGISTRYINDEX);
-
-        /* the field names, after the core ones, for the copy in and out */
-        lua_rawgeti(L, LUA_REGISTRYINDEX, lua->keys);
-
-        for (k = 0; k < rules[i]->nfields; k++) {
-            lua_pushlstring(L, (char *) rules[i]->fields[k].data,
-                            rules[i]->fields[k].len);
-            lua_rawseti(L, -2, 6 + i * NGX_HTTP_COINHUNT_FIELDS_MAX + k);
-        }
-
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
 
-    /* the traceback function, and the reused tap and join arguments */
+    if (ngx_http_coinhunt_lua_views(cmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     lua_pushvalue(L, 1);
     lua->traceback = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    lua->tap = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_newtable(L);
-    lua->ctx = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    /* installed for good: in the interpreter a count hook costs a few
+     * instructions a bytecode, less than setting it around every call */
+    lua_sethook(L, ngx_http_coinhunt_lua_hook, LUA_MASKCOUNT,
+                NGX_HTTP_COINHUNT_HOOK_COUNT);
 
     lua_settop(L, 0);
     lua_gc(L, LUA_GCCOLLECT, 0);
@@ -595,71 +477,8 @@ ngx_http_coinhunt_lua_memory(void)
 }
 
 
-static void
-ngx_http_coinhunt_lua_fill(ngx_http_coinhunt_rules_t *rules,
-    ngx_http_coinhunt_session_t *s)
-{
-    ngx_uint_t  k;
-    lua_State  *L;
-    double      core[5];
-
-    L = ngx_http_coinhunt_lua.L;
-
-    core[0] = (double) s->score;
-    core[1] = (double) s->taps;
-    core[2] = (double) s->coins;
-    core[3] = (double) s->last_tap_ms;
-    core[4] = (double) s->created_ms;
-
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rules->data);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ngx_http_coinhunt_lua.keys);
-
-    for (k = 0; k < 5; k++) {
-        lua_rawgeti(L, -1, k + 1);
-        lua_pushnumber(L, core[k]);
-        lua_rawset(L, -4);
-    }
-
-    for (k = 0; k < rules->nfields; k++) {
-        lua_rawgeti(L, -1, 6 + rules->index * NGX_HTTP_COINHUNT_FIELDS_MAX
-                           + k);
-        lua_pushnumber(L, s->fields[k]);
-        lua_rawset(L, -4);
-    }
-
-    lua_pop(L, 2);
-}
-
-
-static ngx_int_t
-ngx_http_coinhunt_lua_fields(ngx_http_coinhunt_rules_t *rules,
-    ngx_http_coinhunt_session_t *s)
-{
-    ngx_uint_t  k;
-    lua_State  *L;
-
-    L = ngx_http_coinhunt_lua.L;
-
-    /* the proxy's setter admits finite numbers only */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rules->data);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ngx_http_coinhunt_lua.keys);
-
-    for (k = 0; k < rules->nfields; k++) {
-        lua_rawgeti(L, -1, 6 + rules->index * NGX_HTTP_COINHUNT_FIELDS_MAX
-                           + k);
-        lua_rawget(L, -3);
-        s->fields[k] = lua_tonumber(L, -1);
-        lua_pop(L, 1);
-    }
-
-    lua_pop(L, 2);
-
-    return NGX_OK;
-}
-
-
 /*
- * Calls hook "fn" with the session's view and the table at registry "arg"
+ * Calls hook "fn" with the session's view and the object at registry "arg"
  * (LUA_NOREF: none); on success leaves "nresults" values on the stack.
  */
 static ngx_int_t
@@ -672,8 +491,6 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 
     lua = &ngx_http_coinhunt_lua;
     L = lua->L;
-
-    ngx_http_coinhunt_lua_fill(rules, s);
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, lua->traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
@@ -689,14 +506,10 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     lua->session = s;
     lua->hooks = 0;
 
-    lua_sethook(L, ngx_http_coinhunt_lua_hook, LUA_MASKCOUNT,
-                NGX_HTTP_COINHUNT_HOOK_COUNT);
-
     rc = lua_pcall(L, nargs, nresults, 1);
 
-    lua_sethook(L, NULL, 0, 0);
-
     lua->session = NULL;
+    lua->tap = NULL;
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, lua->log, 0,
@@ -708,7 +521,7 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 
     lua_remove(L, 1);
 
-    return ngx_http_coinhunt_lua_fields(rules, s);
+    return NGX_OK;
 }
 
 
@@ -724,14 +537,11 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
 
     L = ngx_http_coinhunt_lua.L;
     ngx_http_coinhunt_lua.log = log;
-
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ngx_http_coinhunt_lua.ctx);
-    lua_pushnumber(L, (double) s->created_ms);
-    lua_setfield(L, -2, "now_ms");
-    lua_pop(L, 1);
+    ngx_http_coinhunt_lua.now_ms = (double) s->created_ms;
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_join, s,
-                                   ngx_http_coinhunt_lua.ctx, 0, "on_join")
+                                   ngx_http_coinhunt_lua.ctx_ref, 0,
+                                   "on_join")
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -756,19 +566,10 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     L = ngx_http_coinhunt_lua.L;
     ngx_http_coinhunt_lua.log = log;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ngx_http_coinhunt_lua.tap);
-    lua_pushnumber(L, tap->x);
-    lua_setfield(L, -2, "x");
-    lua_pushnumber(L, tap->y);
-    lua_setfield(L, -2, "y");
-    lua_pushnumber(L, tap->now_ms);
-    lua_setfield(L, -2, "now_ms");
-    lua_pushnumber(L, tap->seq);
-    lua_setfield(L, -2, "seq");
-    lua_pop(L, 1);
+    ngx_http_coinhunt_lua.tap = tap;
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_tap, s,
-                                   ngx_http_coinhunt_lua.tap, 1, "on_tap")
+                                   ngx_http_coinhunt_lua.tap_ref, 1, "on_tap")
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -914,125 +715,3 @@ ngx_http_coinhunt_lua_error(lua_State *L)
 }
 
 
-static int
-ngx_http_coinhunt_lua_name(lua_State *L)
-{
-    ngx_str_t                     name;
-    ngx_http_coinhunt_session_t  *s;
-
-    s = ngx_http_coinhunt_lua.session;
-
-    if (s == NULL) {
-        return luaL_error(L, "the session view is only valid in its hook");
-    }
-
-    if (ngx_strcmp(luaL_checkstring(L, 1), "player") == 0) {
-        lua_pushlstring(L, (char *) s->player.data, s->player.len);
-        return 1;
-    }
-
-    name = ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_sh, s->hunt);
-    lua_pushlstring(L, (char *) name.data, name.len);
-
-    return 1;
-}
-
-
-static double
-ngx_http_coinhunt_lua_uniform(void)
-{
-    uint64_t  *s, result, t;
-
-    /* xoshiro256** */
-    s = ngx_http_coinhunt_lua.rng;
-
-    result = s[1] * 5;
-    result = ((result << 7) | (result >> 57)) * 9;
-    t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-
-    return (double) (result >> 11) * 0x1.0p-53;
-}
-
-
-static int
-ngx_http_coinhunt_lua_random(lua_State *L)
-{
-    double  r, m, n;
-
-    r = ngx_http_coinhunt_lua_uniform();
-
-    switch (lua_gettop(L)) {
-
-    case 0:
-        lua_pushnumber(L, r);
-        return 1;
-
-    case 1:
-        m = 1;
-        n = luaL_checknumber(L, 1);
-        break;
-
-    default:
-        m = luaL_checknumber(L, 1);
-        n = luaL_checknumber(L, 2);
-        break;
-    }
-
-    if (m > n || n - m > 9007199254740991.0) {
-        return luaL_error(L, "coinhunt.random: empty or too wide interval");
-    }
-
-    lua_pushnumber(L, m + (double) (int64_t) (r * (n - m + 1)));
-
-    return 1;
-}
-
-
-static int
-ngx_http_coinhunt_lua_now_ms(lua_State *L)
-{
-    lua_pushnumber(L, (double) ngx_http_coinhunt_now_ms());
-    return 1;
-}
-
-
-static int
-ngx_http_coinhunt_lua_log(lua_State *L)
-{
-    int          i, n;
-    size_t       len;
-    u_char       buf[2048], *p, *last;
-    const char  *s;
-
-    n = lua_gettop(L);
-    p = buf;
-    last = buf + sizeof(buf);
-
-    for (i = 1; i <= n; i++) {
-        lua_getglobal(L, "tostring");
-        lua_pushvalue(L, i);
-        lua_call(L, 1, 1);
-
-        s = lua_tolstring(L, -1, &len);
-
-        if (s) {
-            p = ngx_cpymem(p, s, ngx_min(len, (size_t) (last - p)));
-        }
-
-        lua_pop(L, 1);
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE,
-                  ngx_http_coinhunt_lua.log ? ngx_http_coinhunt_lua.log
-                                            : ngx_cycle->log,
-                  0, "coinhunt rules: %*s", p - buf, buf);
-
-    return 0;
-}

@@ -10,12 +10,15 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <lua.h>
+#include <lauxlib.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_zone.h"
 
 
 #define NGX_HTTP_COINHUNT_KIND_MAX     32
 #define NGX_HTTP_COINHUNT_COIN_MAX     1000000000
+#define NGX_HTTP_COINHUNT_NAMES        11
 
 
 typedef struct {
@@ -32,6 +35,32 @@ typedef struct {
     u_char                         kind_data[NGX_HTTP_COINHUNT_KIND_MAX];
 } ngx_http_coinhunt_coin_t;
 
+
+/* the worker's VM and what the running hook works on */
+typedef struct {
+    lua_State                     *L;
+    ngx_log_t                     *log;
+    ngx_http_coinhunt_rules_t     *rules;
+    ngx_http_coinhunt_session_t   *session;
+    ngx_http_coinhunt_tap_t       *tap;
+    double                         now_ms;      /* on_join's ctx.now_ms */
+    ngx_uint_t                     hooks;       /* count hooks this call */
+    uint64_t                       rng[4];
+    int                            traceback;   /* registry refs */
+    int                            tap_ref;
+    int                            ctx_ref;
+    const char                    *names[NGX_HTTP_COINHUNT_NAMES];
+    const char                    *fields[NGX_HTTP_COINHUNT_RULES_MAX]
+                                         [NGX_HTTP_COINHUNT_FIELDS_MAX];
+} ngx_http_coinhunt_lua_t;
+
+
+extern ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
+
+
+void ngx_http_coinhunt_lua_api_open(lua_State *L);
+void ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf);
+ngx_int_t ngx_http_coinhunt_lua_views(ngx_http_coinhunt_main_conf_t *cmcf);
 
 char *ngx_http_coinhunt_lua_check(ngx_conf_t *cf,
     ngx_http_coinhunt_rules_t *rules);

@@ -102,7 +102,7 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
     u_char                        *p, *last;
     size_t                         len;
     ngx_int_t                      rc;
-    ngx_uint_t                     w;
+    ngx_uint_t                     w, up;
     ngx_atomic_uint_t              sum;
     ngx_http_coinhunt_metric_t    *m;
     ngx_http_coinhunt_shctx_t     *sh;
@@ -151,6 +151,15 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
                        "coinhunt_sessions_capacity %uD\n",
                        sh->sessions, sh->capacity);
 
+    /* up: Redis mode, and every live worker has its connection ready */
+    up = sh->redis;
+
+    for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+        if (sh->counters[w].pid && sh->counters[w].redis_up == 0) {
+            up = 0;
+        }
+    }
+
     last = ngx_sprintf(last,
                        "# HELP coinhunt_redis_up 1 when every worker is "
                        "connected to Redis.\n"
@@ -160,7 +169,7 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
                        "not yet written to Redis.\n"
                        "# TYPE coinhunt_redis_pending_scores gauge\n"
                        "coinhunt_redis_pending_scores %uA\n",
-                       0, (ngx_atomic_uint_t) 0);
+                       (int) up, sh->dirty);
 
     for (m = ngx_http_coinhunt_worker_metrics; m->name; m++) {
         last = ngx_sprintf(last, "# HELP %s %s\n# TYPE %s %s\n",

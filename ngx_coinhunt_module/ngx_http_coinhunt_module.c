@@ -16,6 +16,8 @@
 #include "ngx_http_coinhunt_session.h"
 #include "ngx_http_coinhunt_tap.h"
 #include "ngx_http_coinhunt_metrics.h"
+#include "ngx_http_coinhunt_leaderboard.h"
+#include "ngx_http_coinhunt_redis.h"
 
 
 #define NGX_HTTP_COINHUNT_SWEEP_EVERY  250      /* ms */
@@ -54,6 +56,11 @@ static void ngx_http_coinhunt_expired(void *data,
 
 static ngx_conf_post_t  ngx_http_coinhunt_ttl_post = {
     ngx_http_coinhunt_check_ttl
+};
+
+
+static ngx_conf_post_t  ngx_http_coinhunt_flush_post = {
+    ngx_http_coinhunt_check_flush
 };
 
 
@@ -100,6 +107,20 @@ static ngx_command_t  ngx_http_coinhunt_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("coinhunt_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_coinhunt_redis_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("coinhunt_flush"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_coinhunt_main_conf_t, flush),
+      &ngx_http_coinhunt_flush_post },
 
     { ngx_string("coinhunt"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -186,6 +207,9 @@ ngx_http_coinhunt_handler(ngx_http_request_t *r)
 
     case NGX_HTTP_COINHUNT_TAP:
         return ngx_http_coinhunt_tap_handler(r);
+
+    case NGX_HTTP_COINHUNT_LEADERBOARD:
+        return ngx_http_coinhunt_leaderboard_handler(r);
 
     case NGX_HTTP_COINHUNT_END:
         return ngx_http_coinhunt_end_handler(r);
@@ -307,9 +331,11 @@ ngx_http_coinhunt_create_main_conf(ngx_conf_t *cf)
      *     cmcf->secret = { 0, NULL };
      *     cmcf->seed_set = 0;
      *     cmcf->max_fields = 0;
+     *     cmcf->redis = NULL;
      */
 
     cmcf->session_ttl = NGX_CONF_UNSET_MSEC;
+    cmcf->flush = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&cmcf->rules, cf->pool, 4,
                        sizeof(ngx_http_coinhunt_rules_t *))
@@ -328,6 +354,7 @@ ngx_http_coinhunt_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_coinhunt_main_conf_t  *cmcf = conf;
 
     ngx_conf_init_msec_value(cmcf->session_ttl, 30 * 60 * 1000);
+    ngx_conf_init_msec_value(cmcf->flush, 50);
 
     return NGX_CONF_OK;
 }
@@ -621,7 +648,7 @@ ngx_http_coinhunt_tap_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         goto invalid;
     }
 
-    clcf->tap_rate = rate * 1000 / scale;
+    clcf->tap_rate = rate * 60000 / scale;
     clcf->tap_burst = 0;
 
     if (cf->args->nelts == 3) {
@@ -755,6 +782,12 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    if (cmcf->redis
+        && ngx_http_coinhunt_redis_init_process(cycle, cmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     ngx_http_coinhunt_metrics_publish();
 
     ngx_http_coinhunt_sweep_event.handler = ngx_http_coinhunt_sweep_handler;
@@ -784,6 +817,7 @@ ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
         row->pid = 0;
     }
 
+    ngx_http_coinhunt_redis_exit_process();
     ngx_http_coinhunt_lua_done();
     ngx_http_coinhunt_alloc_done();
 }

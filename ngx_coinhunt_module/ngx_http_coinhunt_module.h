@@ -38,8 +38,7 @@ typedef struct {
     int                            on_join;    /* registry refs */
     int                            on_tap;
     int                            on_expire;
-    int                            view;       /* the proxy the hooks see */
-    int                            data;       /* the table behind it */
+    int                            view;       /* the session's userdata */
 } ngx_http_coinhunt_rules_t;
 
 
@@ -60,7 +59,7 @@ typedef struct {
 typedef struct {
     ngx_http_coinhunt_action_e     action;
     ngx_http_coinhunt_rules_t     *rules;
-    ngx_uint_t                     tap_rate;   /* taps per 1000 s, 0: off */
+    ngx_uint_t                     tap_rate;   /* 1/1000 taps a minute */
     ngx_uint_t                     tap_burst;  /* in 1/1000 taps */
     ngx_str_t                      file;       /* where "coinhunt" is */
     ngx_uint_t                     line;

@@ -12,9 +12,12 @@
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_session.h"
+#include "ngx_http_coinhunt_redis.h"
 
 
 static ngx_int_t ngx_http_coinhunt_join(ngx_http_request_t *r);
+static ngx_int_t ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
+    ngx_http_coinhunt_session_t *s, int64_t now);
 static ngx_int_t ngx_http_coinhunt_end(ngx_http_request_t *r);
 static int64_t ngx_http_coinhunt_session_expires(
     ngx_http_coinhunt_main_conf_t *cmcf, ngx_http_coinhunt_session_t *s,
@@ -79,18 +82,12 @@ ngx_http_coinhunt_session_expires(ngx_http_coinhunt_main_conf_t *cmcf,
 static ngx_int_t
 ngx_http_coinhunt_join(ngx_http_request_t *r)
 {
-    u_char                         *p, *last;
-    int64_t                         now, ttl;
     uint16_t                        hunt_id;
-    ngx_int_t                       rc;
     ngx_str_t                       player, hunt;
-    ngx_http_coinhunt_ctx_t        *ctx;
     ngx_http_coinhunt_shctx_t      *sh;
     ngx_http_coinhunt_session_t     s;
-    ngx_http_coinhunt_loc_conf_t   *clcf;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
     sh = ngx_http_coinhunt_sh;
 
@@ -110,48 +107,98 @@ ngx_http_coinhunt_join(ngx_http_request_t *r)
                                        "can (1024)");
     }
 
+    ngx_memzero(&s, sizeof(ngx_http_coinhunt_session_t));
+
+    if (ngx_http_coinhunt_session_find(sh, hunt_id, &player, &s) == NGX_OK) {
+        return ngx_http_coinhunt_join_reply(r, &s,
+                                            ngx_http_coinhunt_now_ms());
+    }
+
+    /* s.score: the player's retired session's, if any */
+    if (cmcf->redis) {
+        return ngx_http_coinhunt_redis_seed(r, hunt_id, &player, s.score);
+    }
+
+    return ngx_http_coinhunt_join_create(r, hunt_id, &player, s.score, -1);
+}
+
+
+/*
+ * A new (or revived) session of at least "score"; "seed" is the score Redis
+ * holds for the player (-1: none, or local mode).
+ */
+ngx_int_t
+ngx_http_coinhunt_join_create(ngx_http_request_t *r, uint16_t hunt_id,
+    ngx_str_t *player, int64_t score, int64_t seed)
+{
+    int64_t                         now;
+    ngx_int_t                       rc;
+    ngx_http_coinhunt_shctx_t      *sh;
+    ngx_http_coinhunt_session_t     s;
+    ngx_http_coinhunt_loc_conf_t   *clcf;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    sh = ngx_http_coinhunt_sh;
+
     now = ngx_http_coinhunt_now_ms();
 
-    rc = ngx_http_coinhunt_session_find(sh, hunt_id, &player, &s);
+    ngx_memzero(&s, sizeof(ngx_http_coinhunt_session_t));
 
-    if (rc != NGX_OK) {
-        ngx_memzero(&s, sizeof(ngx_http_coinhunt_session_t));
+    s.hunt = hunt_id;
+    s.player = *player;
+    s.score = ngx_max(score, seed);
+    s.created_ms = now;
+    s.rules = clcf->rules ? clcf->rules->index + 1 : 0;
 
-        s.hunt = hunt_id;
-        s.player = player;
-        s.created_ms = now;
-        s.rules = clcf->rules ? clcf->rules->index + 1 : 0;
+    /* on_join shapes the new session before anyone can see it */
+    if (ngx_http_coinhunt_lua_on_join(clcf->rules, &s, r->connection->log)
+        != NGX_OK)
+    {
+        ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), rule_errors, 1);
 
-        /* on_join shapes the new session before anyone can see it */
-        if (ngx_http_coinhunt_lua_on_join(clcf->rules, &s, r->connection->log)
-            != NGX_OK)
-        {
-            ngx_http_coinhunt_count(ngx_http_coinhunt_counters(),
-                                    rule_errors, 1);
-
-            return ngx_http_coinhunt_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                           "rule_error",
-                                           "the hunt's on_join rule failed");
-        }
-
-        rc = ngx_http_coinhunt_session_insert(sh, &s);
-
-        if (rc == NGX_BUSY) {
-            return ngx_http_coinhunt_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                           "sessions_full",
-                                           "every session slot is taken; "
-                                           "try again later");
-        }
+        return ngx_http_coinhunt_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "rule_error",
+                                       "the hunt's on_join rule failed");
     }
+
+    rc = ngx_http_coinhunt_session_insert(sh, &s);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_coinhunt_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                       "sessions_full",
+                                       "every session slot is taken; "
+                                       "try again later");
+    }
+
+    if (rc == NGX_OK && cmcf->redis) {
+        ngx_http_coinhunt_redis_joined(sh, &s, seed);
+    }
+
+    return ngx_http_coinhunt_join_reply(r, &s, now);
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
+    ngx_http_coinhunt_session_t *s, int64_t now)
+{
+    u_char                         *p, *last;
+    int64_t                         ttl;
+    ngx_http_coinhunt_ctx_t        *ctx;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
 
     ctx = ngx_http_coinhunt_get_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->player.len = s.player.len;
-    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
-    ctx->score = s.score;
+    ctx->player.len = s->player.len;
+    ctx->player.data = ngx_pstrdup(r->pool, &s->player);
+    ctx->score = s->score;
     ctx->has_score = 1;
 
     p = ngx_pnalloc(r->pool, 512);
@@ -159,13 +206,13 @@ ngx_http_coinhunt_join(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ttl = ngx_http_coinhunt_session_expires(cmcf, &s, now);
+    ttl = ngx_http_coinhunt_session_expires(cmcf, s, now);
 
     last = ngx_cpymem(p, "{\"session\":\"", 12);
-    ngx_http_coinhunt_token_encode(cmcf->key, s.index, s.gen, last);
+    ngx_http_coinhunt_token_encode(cmcf->key, s->index, s->gen, last);
     last += NGX_HTTP_COINHUNT_TOKEN_LEN;
     last = ngx_cpymem(last, "\",", 2);
-    last = ngx_http_coinhunt_state_json(last, &s);
+    last = ngx_http_coinhunt_state_json(last, s);
     last = ngx_sprintf(last, ",\"expires_in\":%L}\n", ttl);
 
     return ngx_http_coinhunt_send(r, NGX_HTTP_CREATED, p, last - p);
@@ -230,7 +277,7 @@ ngx_http_coinhunt_end(ngx_http_request_t *r)
     }
 
     if (slot == NULL
-        || ngx_http_coinhunt_session_remove(sh, index, gen, INT64_MAX, &s)
+        || ngx_http_coinhunt_session_retire(sh, index, gen, INT64_MAX, &s)
            != NGX_OK)
     {
         return ngx_http_coinhunt_error(r, NGX_HTTP_UNAUTHORIZED,

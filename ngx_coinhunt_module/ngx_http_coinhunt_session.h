@@ -19,6 +19,8 @@ ngx_int_t ngx_http_coinhunt_end_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_authorize(ngx_http_request_t *r,
     uint32_t *index, uint32_t *gen);
 u_char *ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s);
+ngx_int_t ngx_http_coinhunt_join_create(ngx_http_request_t *r,
+    uint16_t hunt_id, ngx_str_t *player, int64_t score, int64_t seed);
 
 
 #endif /* _NGX_HTTP_COINHUNT_SESSION_H_INCLUDED_ */

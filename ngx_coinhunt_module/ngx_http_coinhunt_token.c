@@ -124,28 +124,54 @@ ngx_int_t
 ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
     uint32_t *slot, uint32_t *gen)
 {
-    u_char     raw[18], expect[16], diff;
-    ngx_str_t  dst;
-    ngx_int_t  i;
+    u_char       raw[16], expect[16], diff, bad, *p;
+    uint32_t     bits;
+    ngx_uint_t   i;
+
+    static const u_char  value[256] = {
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64,
+        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
+        64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 63,
+        64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
+
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+        64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
+    };
 
     if (token->len != NGX_HTTP_COINHUNT_TOKEN_LEN) {
         return NGX_DECLINED;
     }
 
-    /* the last character holds 2 bits: refuse the 15 aliases of each token */
-    switch (token->data[NGX_HTTP_COINHUNT_TOKEN_LEN - 1]) {
-    case 'A':
-    case 'Q':
-    case 'g':
-    case 'w':
-        break;
-    default:
-        return NGX_DECLINED;
+    /* 22 characters of 6 bits: 16 bytes, and 4 bits that must be zero */
+    p = token->data;
+    bad = 0;
+
+    for (i = 0; i < 15; i += 3, p += 4) {
+        bits = (uint32_t) value[p[0]] << 18 | (uint32_t) value[p[1]] << 12
+               | (uint32_t) value[p[2]] << 6 | value[p[3]];
+        bad |= value[p[0]] | value[p[1]] | value[p[2]] | value[p[3]];
+
+        raw[i] = (u_char) (bits >> 16);
+        raw[i + 1] = (u_char) (bits >> 8);
+        raw[i + 2] = (u_char) bits;
     }
 
-    dst.data = raw;
+    bits = (uint32_t) value[p[0]] << 6 | value[p[1]];
+    bad |= value[p[0]] | value[p[1]];
+    raw[15] = (u_char) (bits >> 4);
 
-    if (ngx_decode_base64url(&dst, token) != NGX_OK || dst.len != 16) {
+    /* an invalid character has bit 6 set */
+    if ((bad & 0x40) || (bits & 0x0f)) {
         return NGX_DECLINED;
     }
 

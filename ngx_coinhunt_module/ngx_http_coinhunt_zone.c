@@ -8,14 +8,20 @@
 #include <ngx_core.h>
 #include <sys/random.h>
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_leaderboard.h"
 
 
 /*
- * The zone: a header, the (hunt, player) index buckets, then fixed-size
- * session slots.  Slots are handed out from a lock-free free list, else from
- * the never-used tail, so start-up touches no slot page.  Each slot has its
- * own lock; the index has striped locks taken before a slot lock.  Locks hold
- * the owner's pid, so a lock of a killed worker is taken over.
+ * The zone: a header, the (hunt, player) index buckets, the leaderboard
+ * nodes (local mode) or the pending Redis scores (Redis mode), then
+ * fixed-size session slots.  Slots are handed out from a lock-free free
+ * list, else from the never-used tail, so start-up touches no slot page,
+ * else by reclaiming the oldest retired slot.  Each slot has its own lock;
+ * the index has striped locks taken before a slot lock.  Locks hold the
+ * owner's pid, so a lock of a killed worker is taken over.
+ *
+ * Lock order: index stripe, slot, then one of: a hunt's board lock, the
+ * retired FIFO's lock, the Redis dirty list's lock.
  */
 
 
@@ -29,6 +35,16 @@ ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
 static uint32_t ngx_http_coinhunt_bucket(ngx_http_coinhunt_shctx_t *sh,
     uint16_t hunt, u_char *player, size_t len);
 static uint32_t ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh);
+static uint32_t ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh);
+static void ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+static void ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot);
+static ngx_http_coinhunt_slot_t *ngx_http_coinhunt_lookup(
+    ngx_http_coinhunt_shctx_t *sh, uint32_t b, uint16_t hunt,
+    ngx_str_t *player);
+static void ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
 static void ngx_http_coinhunt_slot_free(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index);
 static void ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
@@ -38,8 +54,9 @@ static void ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
 size_t
 ngx_http_coinhunt_zone_per_session(ngx_uint_t nfields)
 {
+    /* a slot, its index bucket, and its board node or pending score */
     return sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double)
-           + sizeof(uint32_t);
+           + sizeof(uint32_t) + sizeof(ngx_http_coinhunt_node_t);
 }
 
 
@@ -60,6 +77,16 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
 
     if (osh) {
+        if (osh->redis != (cmcf->redis != NULL)) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "coinhunt_zone \"%V\" holds %s leaderboards, "
+                          "the configuration now asks for %s ones: restart "
+                          "nginx to switch", &shm_zone->shm.name,
+                          osh->redis ? "Redis" : "local",
+                          cmcf->redis ? "Redis" : "local");
+            return NGX_ERROR;
+        }
+
         if (osh->nfields < nfields) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "coinhunt_zone \"%V\" holds %uD designer fields a "
@@ -92,8 +119,9 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     sh->stride = stride;
     sh->nfields = nfields;
-    sh->capacity = (size - sizeof(ngx_http_coinhunt_shctx_t) - 64)
-                   / (stride + sizeof(uint32_t));
+    sh->redis = (cmcf->redis != NULL);
+    sh->capacity = (size - sizeof(ngx_http_coinhunt_shctx_t) - 2 * 64)
+                   / ngx_http_coinhunt_zone_per_session(nfields);
     sh->nbuckets = sh->capacity;
 
     if (sh->capacity == 0) {
@@ -104,7 +132,14 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     sh->buckets = (uint32_t *) (p + sizeof(ngx_http_coinhunt_shctx_t));
-    sh->slots = ngx_align_ptr(sh->buckets + sh->nbuckets, 64);
+    sh->nodes = (ngx_http_coinhunt_node_t *)
+                    ngx_align_ptr(sh->buckets + sh->nbuckets, 64);
+    sh->slots = ngx_align_ptr(sh->nodes + sh->capacity, 64);
+
+    if (sh->redis) {
+        sh->pending = (ngx_http_coinhunt_pending_t *) sh->nodes;
+        sh->nodes = NULL;
+    }
 
     if (getrandom(sh->key, sizeof(sh->key), 0) != sizeof(sh->key)) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, ngx_errno,
@@ -117,8 +152,10 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                   "coinhunt_zone \"%V\": %uD sessions of %uz bytes "
-                  "(%ui designer fields)", &shm_zone->shm.name,
-                  sh->capacity, stride + sizeof(uint32_t), nfields);
+                  "(%ui designer fields, %s leaderboards)",
+                  &shm_zone->shm.name, sh->capacity,
+                  ngx_http_coinhunt_zone_per_session(nfields), nfields,
+                  sh->redis ? "Redis" : "local");
 
     ngx_http_coinhunt_sh = sh;
     shm_zone->data = sh;
@@ -297,7 +334,131 @@ ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh)
 
     (void) ngx_atomic_fetch_add(&sh->unused, -1);
 
+    return ngx_http_coinhunt_slot_reclaim(sh);
+}
+
+
+/*
+ * Takes the oldest retired slot off its board, the index and the FIFO.  In
+ * Redis mode a slot whose score is not written yet is passed over (moved to
+ * the FIFO's tail): reclaiming it would lose the score.
+ */
+static uint32_t
+ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
+{
+    uint32_t                      b, head, index, *stripe;
+    ngx_uint_t                    tries;
+    ngx_http_coinhunt_slot_t     *slot;
+    ngx_http_coinhunt_pending_t  *pd;
+
+    for (tries = 0; tries < 64; tries++) {
+
+        head = __atomic_load_n(&sh->retired_head, __ATOMIC_ACQUIRE);
+
+        if (head == 0) {
+            break;
+        }
+
+        index = head - 1;
+        slot = ngx_http_coinhunt_slot(sh, index);
+
+        ngx_http_coinhunt_lock(&slot->lock);
+        b = ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
+                                     slot->player_len);
+        ngx_http_coinhunt_unlock(&slot->lock);
+
+        stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
+
+        ngx_http_coinhunt_lock(stripe);
+        ngx_http_coinhunt_lock(&slot->lock);
+
+        /* revived, reclaimed or reused meanwhile: look again */
+        if (slot->state != NGX_HTTP_COINHUNT_SLOT_RETIRED
+            || ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
+                                        slot->player_len) != b)
+        {
+            ngx_http_coinhunt_unlock(&slot->lock);
+            ngx_http_coinhunt_unlock(stripe);
+            continue;
+        }
+
+        pd = sh->pending ? &sh->pending[index] : NULL;
+
+        ngx_http_coinhunt_retired_unlink(sh, slot);
+
+        if (pd && (pd->mark || pd->flushed != slot->score)) {
+            ngx_http_coinhunt_retired_link(sh, slot, index);
+            ngx_http_coinhunt_unlock(&slot->lock);
+            ngx_http_coinhunt_unlock(stripe);
+            continue;
+        }
+
+        ngx_http_coinhunt_unlink(sh, slot, index);
+        ngx_http_coinhunt_board_remove(sh, slot, index);
+
+        slot->state = NGX_HTTP_COINHUNT_SLOT_FREE;
+        slot->gen++;
+
+        ngx_http_coinhunt_unlock(&slot->lock);
+        ngx_http_coinhunt_unlock(stripe);
+
+        return index;
+    }
+
     return (uint32_t) -1;
+}
+
+
+/* appends a retired slot, locked by the caller, to the FIFO */
+static void
+ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index)
+{
+    ngx_http_coinhunt_lock(&sh->retired_lock);
+
+    slot->retired.prev = sh->retired_tail;
+    slot->retired.next = 0;
+
+    if (sh->retired_tail) {
+        ngx_http_coinhunt_slot(sh, sh->retired_tail - 1)->retired.next =
+                                                                    index + 1;
+
+    } else {
+        __atomic_store_n(&sh->retired_head, index + 1, __ATOMIC_RELEASE);
+    }
+
+    sh->retired_tail = index + 1;
+
+    ngx_http_coinhunt_unlock(&sh->retired_lock);
+}
+
+
+static void
+ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot)
+{
+    uint32_t  prev, next;
+
+    ngx_http_coinhunt_lock(&sh->retired_lock);
+
+    prev = slot->retired.prev;
+    next = slot->retired.next;
+
+    if (prev) {
+        ngx_http_coinhunt_slot(sh, prev - 1)->retired.next = next;
+
+    } else {
+        __atomic_store_n(&sh->retired_head, next, __ATOMIC_RELEASE);
+    }
+
+    if (next) {
+        ngx_http_coinhunt_slot(sh, next - 1)->retired.prev = prev;
+
+    } else {
+        sh->retired_tail = prev;
+    }
+
+    ngx_http_coinhunt_unlock(&sh->retired_lock);
 }
 
 
@@ -350,11 +511,38 @@ ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
 }
 
 
+static ngx_http_coinhunt_slot_t *
+ngx_http_coinhunt_lookup(ngx_http_coinhunt_shctx_t *sh, uint32_t b,
+    uint16_t hunt, ngx_str_t *player)
+{
+    uint32_t                   index;
+    ngx_http_coinhunt_slot_t  *slot;
+
+    for (index = sh->buckets[b]; index; index = slot->next) {
+        slot = ngx_http_coinhunt_slot(sh, index - 1);
+
+        if (slot->hunt == hunt
+            && slot->player_len == player->len
+            && ngx_memcmp(slot->player, player->data, player->len) == 0)
+        {
+            return slot;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * NGX_OK: "s" is the live session of (hunt, player), with a new generation.
+ * NGX_DECLINED: none is live; s->score is the score of the retired one, if
+ * any (a join revives it with that score), else left as it was.
+ */
 ngx_int_t
 ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
     ngx_str_t *player, ngx_http_coinhunt_session_t *s)
 {
-    uint32_t                   b, index, *stripe;
+    uint32_t                   b, *stripe;
     ngx_int_t                  rc;
     ngx_http_coinhunt_slot_t  *slot;
 
@@ -365,24 +553,22 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 
     ngx_http_coinhunt_lock(stripe);
 
-    for (index = sh->buckets[b]; index; index = slot->next) {
-        slot = ngx_http_coinhunt_slot(sh, index - 1);
+    slot = ngx_http_coinhunt_lookup(sh, b, hunt, player);
 
-        if (slot->hunt != hunt
-            || slot->player_len != player->len
-            || ngx_memcmp(slot->player, player->data, player->len) != 0)
-        {
-            continue;
+    if (slot) {
+        ngx_http_coinhunt_lock(&slot->lock);
+
+        if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE) {
+            /* a join revokes the tokens handed out before */
+            slot->gen++;
+            ngx_http_coinhunt_session_copy(sh, slot, s);
+            rc = NGX_OK;
+
+        } else {
+            s->score = slot->score;
         }
 
-        /* a join revokes the tokens handed out before */
-        ngx_http_coinhunt_lock(&slot->lock);
-        slot->gen++;
-        ngx_http_coinhunt_session_copy(sh, slot, s);
         ngx_http_coinhunt_unlock(&slot->lock);
-
-        rc = NGX_OK;
-        break;
     }
 
     ngx_http_coinhunt_unlock(stripe);
@@ -391,9 +577,36 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 }
 
 
+/* a retired slot, locked with its stripe, becomes the session "s" shapes */
+static void
+ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
+{
+    ngx_http_coinhunt_retired_unlink(sh, slot);
+
+    slot->gen++;
+    slot->taps = 0;
+    slot->coins = 0;
+    slot->excess = 0;
+    slot->rules = s->rules;
+    slot->created_ms = s->created_ms;
+    slot->last_tap_ms = 0;
+    slot->seq = 0;
+    ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s->fields,
+               sh->nfields * sizeof(double));
+    slot->state = NGX_HTTP_COINHUNT_SLOT_LIVE;
+
+    /* scores only grow: a seed from Redis may be above the retired one */
+    if (s->score > slot->score) {
+        ngx_http_coinhunt_board_score(sh, slot, s->score);
+    }
+}
+
+
 /*
- * Inserts the session "s" describes, unless the player joined meanwhile: then
- * "s" gets that session and NGX_DECLINED is returned.  NGX_BUSY: zone full.
+ * Inserts the session "s" describes, or revives the retired one of the same
+ * (hunt, player), unless the player joined meanwhile: then "s" gets that
+ * session and NGX_DECLINED is returned.  NGX_BUSY: every slot is live.
  */
 ngx_int_t
 ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
@@ -405,31 +618,49 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
 
     b = ngx_http_coinhunt_bucket(sh, s->hunt, s->player.data, s->player.len);
     stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
+    index = (uint32_t) -1;
 
-    ngx_http_coinhunt_lock(stripe);
+    for ( ;; ) {
+        ngx_http_coinhunt_lock(stripe);
 
-    for (index = sh->buckets[b]; index; index = slot->next) {
-        slot = ngx_http_coinhunt_slot(sh, index - 1);
+        slot = ngx_http_coinhunt_lookup(sh, b, s->hunt, &s->player);
 
-        if (slot->hunt == s->hunt
-            && slot->player_len == s->player.len
-            && ngx_memcmp(slot->player, s->player.data, s->player.len) == 0)
-        {
-            ngx_http_coinhunt_lock(&slot->lock);
-            slot->gen++;
-            ngx_http_coinhunt_session_copy(sh, slot, s);
-            ngx_http_coinhunt_unlock(&slot->lock);
+        if (slot || index != (uint32_t) -1) {
+            break;
+        }
 
-            rc = NGX_DECLINED;
-            goto done;
+        /* no lock is held while a slot is found: reclaiming takes others */
+        ngx_http_coinhunt_unlock(stripe);
+
+        index = ngx_http_coinhunt_slot_alloc(sh);
+
+        if (index == (uint32_t) -1) {
+            return NGX_BUSY;
         }
     }
 
-    index = ngx_http_coinhunt_slot_alloc(sh);
+    if (slot) {
+        ngx_http_coinhunt_lock(&slot->lock);
 
-    if (index == (uint32_t) -1) {
-        rc = NGX_BUSY;
-        goto done;
+        if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE) {
+            slot->gen++;
+            rc = NGX_DECLINED;
+
+        } else {
+            ngx_http_coinhunt_revive(sh, slot, s);
+            (void) ngx_atomic_fetch_add(&sh->sessions, 1);
+            rc = NGX_OK;
+        }
+
+        ngx_http_coinhunt_session_copy(sh, slot, s);
+        ngx_http_coinhunt_unlock(&slot->lock);
+        ngx_http_coinhunt_unlock(stripe);
+
+        if (index != (uint32_t) -1) {
+            ngx_http_coinhunt_slot_free(sh, index);
+        }
+
+        return rc;
     }
 
     slot = ngx_http_coinhunt_slot(sh, index);
@@ -452,22 +683,25 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
                sh->nfields * sizeof(double));
     slot->state = NGX_HTTP_COINHUNT_SLOT_LIVE;
 
+    if (sh->pending) {
+        sh->pending[index].flushed = -1;
+        sh->pending[index].next = 0;
+        sh->pending[index].mark = 0;
+    }
+
     slot->next = sh->buckets[b];
     sh->buckets[b] = index + 1;
+
+    ngx_http_coinhunt_board_insert(sh, slot, index);
 
     ngx_http_coinhunt_session_copy(sh, slot, s);
 
     ngx_http_coinhunt_unlock(&slot->lock);
+    ngx_http_coinhunt_unlock(stripe);
 
     (void) ngx_atomic_fetch_add(&sh->sessions, 1);
 
-    rc = NGX_OK;
-
-done:
-
-    ngx_http_coinhunt_unlock(stripe);
-
-    return rc;
+    return NGX_OK;
 }
 
 
@@ -524,15 +758,15 @@ ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
 
 
 /*
- * Removes a live session of generation "gen" ("gen" 0: any generation) that
- * was active before "idle_before" (INT64_MAX: any), copying it to "s".
+ * Retires a live session of generation "gen" ("gen" 0: any generation) that
+ * was active before "idle_before" (INT64_MAX: any), copying it to "s": its
+ * tokens die, its score stays on the board until the slot is reclaimed.
  */
 ngx_int_t
-ngx_http_coinhunt_session_remove(ngx_http_coinhunt_shctx_t *sh,
+ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index, uint32_t gen, int64_t idle_before,
     ngx_http_coinhunt_session_t *s)
 {
-    uint32_t                   b, *stripe;
     ngx_int_t                  rc;
     ngx_http_coinhunt_slot_t  *slot;
 
@@ -542,46 +776,27 @@ ngx_http_coinhunt_session_remove(ngx_http_coinhunt_shctx_t *sh,
 
     slot = ngx_http_coinhunt_slot(sh, index);
 
-    /* racy read of immutable-while-live fields, checked again under locks */
-    if (__atomic_load_n(&slot->state, __ATOMIC_RELAXED)
-        != NGX_HTTP_COINHUNT_SLOT_LIVE)
-    {
-        return NGX_DECLINED;
-    }
-
-    ngx_http_coinhunt_lock(&slot->lock);
-    b = ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
-                                 slot->player_len);
-    ngx_http_coinhunt_unlock(&slot->lock);
-
-    stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
-
     rc = NGX_DECLINED;
 
-    ngx_http_coinhunt_lock(stripe);
     ngx_http_coinhunt_lock(&slot->lock);
 
     if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE
         && (gen == 0 || slot->gen == gen)
-        && ngx_http_coinhunt_session_active_ms(slot) < idle_before
-        && ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
-                                    slot->player_len) == b)
+        && ngx_http_coinhunt_session_active_ms(slot) < idle_before)
     {
         ngx_http_coinhunt_session_copy(sh, slot, s);
-        ngx_http_coinhunt_unlink(sh, slot, index);
 
-        slot->state = NGX_HTTP_COINHUNT_SLOT_FREE;
+        slot->state = NGX_HTTP_COINHUNT_SLOT_RETIRED;
         slot->gen++;
+        ngx_http_coinhunt_retired_link(sh, slot, index);
 
         rc = NGX_OK;
     }
 
     ngx_http_coinhunt_unlock(&slot->lock);
-    ngx_http_coinhunt_unlock(stripe);
 
     if (rc == NGX_OK) {
         (void) ngx_atomic_fetch_add(&sh->sessions, -1);
-        ngx_http_coinhunt_slot_free(sh, index);
     }
 
     return rc;
@@ -590,7 +805,7 @@ ngx_http_coinhunt_session_remove(ngx_http_coinhunt_shctx_t *sh,
 
 /*
  * Examines the next "count" slots after the shared cursor, so the workers
- * share one pass, and frees those idle since before "idle_before", calling
+ * share one pass, and retires those idle since before "idle_before", calling
  * "handler" for each with no lock held.
  */
 ngx_uint_t
@@ -629,7 +844,7 @@ ngx_http_coinhunt_sweep(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t count,
             continue;
         }
 
-        if (ngx_http_coinhunt_session_remove(sh, index, 0, idle_before, &s)
+        if (ngx_http_coinhunt_session_retire(sh, index, 0, idle_before, &s)
             == NGX_OK)
         {
             handler(data, &s);

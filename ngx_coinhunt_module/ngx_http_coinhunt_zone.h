@@ -20,12 +20,18 @@
 
 #define NGX_HTTP_COINHUNT_SLOT_FREE       0
 #define NGX_HTTP_COINHUNT_SLOT_LIVE       1
+#define NGX_HTTP_COINHUNT_SLOT_RETIRED    2
 
 
 /*
  * A session slot: 128 bytes, followed in the zone by the designer fields
  * (one double each).  Every field but "lock" is read and written with the
- * slot locked, except the racy pre-checks of the sweeper.
+ * slot locked, except the racy pre-checks of the sweeper.  A retired slot
+ * (an ended or expired session) keeps its hunt, player and score, so it
+ * stays on the leaderboard and in the index until it is reclaimed; its
+ * tap-rate and rules words link it into the FIFO of retired slots.  While a
+ * slot is on a local leaderboard, "score" changes only under the board lock
+ * too.
  */
 typedef struct {
     uint32_t                       lock;       /* 0, or the holder's pid */
@@ -36,8 +42,16 @@ typedef struct {
     uint8_t                        state;
     uint32_t                       taps;
     uint32_t                       coins;
-    uint32_t                       excess;     /* tap rate, 1/1000 taps */
-    uint32_t                       rules;      /* rules index + 1, 0: none */
+    union {
+        struct {
+            uint32_t               excess;     /* tap rate, 1/1000 taps */
+            uint32_t               rules;      /* rules index + 1, 0: none */
+        };
+        struct {
+            uint32_t               prev;       /* slot + 1, 0: none */
+            uint32_t               next;
+        }                          retired;
+    };
     int64_t                        score;
     int64_t                        created_ms;
     int64_t                        last_tap_ms;
@@ -49,7 +63,26 @@ typedef struct {
 typedef struct {
     ngx_atomic_t                   len;        /* 0: unused; set last */
     u_char                         name[NGX_HTTP_COINHUNT_NAME_MAX];
+    uint32_t                       board_lock; /* the local leaderboard's */
+    uint32_t                       board_root; /* slot + 1, 0: empty */
 } ngx_http_coinhunt_hunt_t;
+
+
+/* a slot's node in its hunt's local leaderboard (links are slot + 1) */
+typedef struct {
+    uint32_t                       left;
+    uint32_t                       right;
+    uint32_t                       parent;
+    uint32_t                       size;       /* of the subtree */
+} ngx_http_coinhunt_node_t;
+
+
+/* Redis mode: a slot's score as Redis last acknowledged it, and its mark */
+typedef struct {
+    int64_t                        flushed;    /* -1: never written */
+    uint32_t                       next;       /* dirty list, slot + 1 */
+    uint32_t                       mark;       /* 0, queued or flusher pid */
+} ngx_http_coinhunt_pending_t;
 
 
 typedef struct {
@@ -63,11 +96,23 @@ typedef struct {
     ngx_atomic_t                   free_head;  /* tag << 32 | (slot + 1) */
     ngx_atomic_t                   unused;     /* slots never handed out */
     ngx_atomic_t                   sweep;      /* sweeper's cursor */
+    ngx_atomic_t                   dirty;      /* Redis: scores to write */
+    ngx_atomic_t                   flush_ms;   /* Redis: last flush */
+    ngx_atomic_t                   recover;    /* Redis: recovery cursor */
+    uint32_t                       redis;      /* the zone's mode */
     uint32_t                       hunts_lock;
+    uint32_t                       retired_lock;
+    uint32_t                       retired_head;   /* slot + 1, oldest */
+    uint32_t                       retired_tail;
+    uint32_t                       dirty_lock;
+    uint32_t                       dirty_head;     /* slot + 1 */
+    uint32_t                       dirty_tail;
     uint32_t                       index_locks[NGX_HTTP_COINHUNT_INDEX_LOCKS];
     ngx_http_coinhunt_counters_t   counters[NGX_HTTP_COINHUNT_WORKERS_MAX];
     ngx_http_coinhunt_hunt_t       hunts[NGX_HTTP_COINHUNT_HUNTS_MAX];
     uint32_t                      *buckets;
+    ngx_http_coinhunt_node_t      *nodes;      /* local mode */
+    ngx_http_coinhunt_pending_t   *pending;    /* Redis mode */
     u_char                        *slots;
 } ngx_http_coinhunt_shctx_t;
 
@@ -115,7 +160,7 @@ ngx_int_t ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh,
     uint16_t hunt, ngx_str_t *player, ngx_http_coinhunt_session_t *s);
 ngx_int_t ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_session_t *s);
-ngx_int_t ngx_http_coinhunt_session_remove(ngx_http_coinhunt_shctx_t *sh,
+ngx_int_t ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index, uint32_t gen, int64_t idle_before,
     ngx_http_coinhunt_session_t *s);
 ngx_http_coinhunt_slot_t *ngx_http_coinhunt_session_lock(

@@ -1,0 +1,52 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#ifndef _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include "ngx_http_coinhunt_zone.h"
+
+
+#define NGX_HTTP_COINHUNT_TOP_MAX      100
+#define NGX_HTTP_COINHUNT_TOP_DEFAULT  10
+
+
+/* one line of a leaderboard reply */
+typedef struct {
+    int64_t                        score;
+    size_t                         len;
+    u_char                         player[NGX_HTTP_COINHUNT_NAME_MAX];
+} ngx_http_coinhunt_entry_t;
+
+
+/* the "me" of a reply: rank 0 is not ranked (yet) */
+typedef struct {
+    int64_t                        rank;
+    int64_t                        score;
+    ngx_str_t                      player;
+    unsigned                       wanted:1;
+    unsigned                       found:1;
+} ngx_http_coinhunt_me_t;
+
+
+void ngx_http_coinhunt_board_insert(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+void ngx_http_coinhunt_board_remove(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+void ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, int64_t score);
+
+ngx_int_t ngx_http_coinhunt_leaderboard_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_coinhunt_leaderboard_send(ngx_http_request_t *r,
+    ngx_str_t *hunt, ngx_http_coinhunt_entry_t *top, ngx_uint_t n,
+    ngx_http_coinhunt_me_t *me);
+
+
+#endif /* _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_ */
