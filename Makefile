@@ -34,7 +34,7 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps bench-deps build run test bench install uninstall clean
+.PHONY: all deps bench-deps build run test bench install uninstall clean FORCE
 
 all: build
 
@@ -44,9 +44,19 @@ deps:
 bench-deps: deps
 	@./tools/apt-ensure $(BENCH_PACKAGES)
 
+# the benchmark (bench/README.md): "make bench QUICK=1" is the 2-minute version
+bench: bench-deps build
+	@QUICK=$(QUICK) MODULE=$(MODULE) ./bench/run
+
 build: $(MODULE)
 
-$(OBJS)/Makefile: config Makefile
+# reconfigure when config or the configure options change, not on every edit
+CONFIGURE_ARGS := $(ALLOCATOR) $(NGX_SRC) $(NGX_CC_OPT) $(NGX_LD_OPT)
+$(BUILD)/configure-$(ALLOCATOR).args: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CONFIGURE_ARGS)' | cmp -s - $@ || echo '$(CONFIGURE_ARGS)' > $@
+
+$(OBJS)/Makefile: config $(BUILD)/configure-$(ALLOCATOR).args
 	@rm -rf $(BUILD)/nginx-src-$(ALLOCATOR) $(OBJS)
 	@mkdir -p $(BUILD)
 	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(ALLOCATOR)
@@ -66,7 +76,7 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 	@echo "built $@"
 
 run: deps build
-	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)"
+	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
 
 # prove uses the real Test::Nginx when installed, else t/compat
 test: deps build

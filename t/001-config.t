@@ -5,6 +5,7 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Coinhunt;
+use File::Spec;
 use File::Temp qw(tempdir);
 use Test::More;
 
@@ -121,6 +122,13 @@ for my $case (@refused) {
         . "        location = /t { coinhunt dig; }\n    }\n}\n");
     $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
     like $out, qr/unknown action "dig".*nginx\.conf:9/, 'unknown action';
+}
+
+# the example rules all pass
+for my $example (glob('conf/*.lua'), glob('lua/examples/*.lua')) {
+    my $abs = File::Spec->rel2abs($example);
+    my ($ok, $out) = nginx_t("coinhunt_rules $abs;");
+    ok $ok, "nginx -t accepts $example" or diag $out;
 }
 
 my ($ok, $out) = nginx_t('coinhunt_rules good.lua;',
