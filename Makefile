@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 
 ALLOCATOR ?= jemalloc
+export ALLOCATOR
 PORT ?= 8080
 NGINX ?= /usr/sbin/nginx
 NGX_SRC ?= /usr/share/nginx/src
@@ -78,12 +79,24 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 run: deps build
 	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
 
-# prove uses the real Test::Nginx when installed, else t/compat
-test: deps build
-	@perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
-	  || inc="-I t/compat"; \
-	TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$(MODULE) \
-	  prove $$inc -r t/
+# the whole suite against each allocator build ("make test ALLOCATOR=libc":
+# that one only); prove uses the real Test::Nginx when installed, else t/compat
+ifeq ($(origin ALLOCATOR),command line)
+TEST_ALLOCATORS := $(ALLOCATOR)
+else
+TEST_ALLOCATORS := jemalloc libc
+endif
+
+test: deps
+	@set -e; for a in $(TEST_ALLOCATORS); do \
+	  $(MAKE) -s build ALLOCATOR=$$a; \
+	  so=$(BUILD)/$$([ $$a = jemalloc ] || echo $$a/)ngx_http_coinhunt_module.so; \
+	  echo "== the suite against the $$a build ($$so)"; \
+	  perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
+	    || inc="-I t/compat"; \
+	  ALLOCATOR=$$a TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$$so \
+	    prove $$inc -r t/; \
+	done
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
