@@ -80,7 +80,8 @@ run: deps build
 	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
 
 # the whole suite against each allocator build ("make test ALLOCATOR=libc":
-# that one only); prove uses the real Test::Nginx when installed, else t/compat
+# that one only), on a free port; prove uses the real Test::Nginx when it is
+# installed, else t/compat
 ifeq ($(origin ALLOCATOR),command line)
 TEST_ALLOCATORS := $(ALLOCATOR)
 else
@@ -94,7 +95,10 @@ test: deps
 	  echo "== the suite against the $$a build ($$so)"; \
 	  perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
 	    || inc="-I t/compat"; \
+	  port=$${TEST_NGINX_PORT:-$$(perl -MIO::Socket::INET -e 'print \
+	    IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1")->sockport')}; \
 	  ALLOCATOR=$$a TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$$so \
+	    TEST_NGINX_PORT=$$port TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$a \
 	    prove $$inc -r t/; \
 	done
 

@@ -155,6 +155,9 @@ sub redis_stop {
 
 END { redis_stop() }
 
+# an interrupted test still stops what it started (DESTROY, END)
+$SIG{$_} = sub { exit 1 } for qw(INT TERM HUP);
+
 
 package Coinhunt::Nginx;
 
