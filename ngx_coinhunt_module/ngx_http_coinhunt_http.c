@@ -347,10 +347,12 @@ ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
     if (r->headers_in.authorization) {
         auth = &r->headers_in.authorization->value;
 
+        /* the exact spelling first: it is what every client sends */
         if (auth->len < sizeof("Bearer ") - 1
-            || ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1)
-               != 0)
+            || (ngx_memcmp(auth->data, "Bearer ", sizeof("Bearer ") - 1) != 0
+                && ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
+                                   sizeof("Bearer ") - 1)
+                   != 0))
         {
             return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
                                             "unauthorized",

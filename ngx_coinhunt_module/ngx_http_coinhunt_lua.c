@@ -436,15 +436,12 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    lua_pushvalue(L, 1);
-    lua->traceback = luaL_ref(L, LUA_REGISTRYINDEX);
-
-    /* installed for good: in the interpreter a count hook costs a few
-     * instructions a bytecode, less than setting it around every call */
+    /* for good: cheaper per bytecode than setting it around every call */
     lua_sethook(L, ngx_http_coinhunt_lua_hook, LUA_MASKCOUNT,
                 NGX_HTTP_COINHUNT_HOOK_COUNT);
 
-    lua_settop(L, 0);
+    /* the traceback function stays at index 1 */
+    lua_settop(L, 1);
     lua_gc(L, LUA_GCCOLLECT, 0);
 
     return NGX_OK;
@@ -492,7 +489,7 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     lua = &ngx_http_coinhunt_lua;
     L = lua->L;
 
-    lua_rawgeti(L, LUA_REGISTRYINDEX, lua->traceback);
+    /* the traceback function stays at index 1 between calls */
     lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rules->view);
     nargs = 1;
@@ -515,11 +512,9 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
         ngx_log_error(NGX_LOG_ERR, lua->log, 0,
                       "coinhunt: %V: %s failed: %s", &rules->path, hook,
                       ngx_http_coinhunt_lua_error(L));
-        lua_settop(L, 0);
+        lua_settop(L, 1);
         return NGX_ERROR;
     }
-
-    lua_remove(L, 1);
 
     return NGX_OK;
 }
@@ -547,7 +542,7 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
         return NGX_ERROR;
     }
 
-    lua_settop(L, 0);
+    lua_settop(L, 1);
 
     return NGX_OK;
 }
@@ -578,26 +573,26 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     coin->value = -1;
     msg = NULL;
 
-    switch (lua_type(L, 1)) {
+    switch (lua_type(L, 2)) {
 
     case LUA_TNIL:
         goto done;
 
     case LUA_TBOOLEAN:
-        if (lua_toboolean(L, 1)) {
+        if (lua_toboolean(L, 2)) {
             msg = "returned true, not a coin table or nil";
         }
 
         goto done;
 
     case LUA_TNUMBER:
-        value = lua_tonumber(L, 1);
+        value = lua_tonumber(L, 2);
         kind = NULL;
         len = 0;
         break;
 
     case LUA_TTABLE:
-        lua_getfield(L, 1, "value");
+        lua_getfield(L, 2, "value");
 
         if (lua_type(L, -1) != LUA_TNUMBER) {
             msg = "returned a coin whose value is not a number";
@@ -606,7 +601,7 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 
         value = lua_tonumber(L, -1);
 
-        lua_getfield(L, 1, "kind");
+        lua_getfield(L, 2, "kind");
 
         if (lua_isnil(L, -1)) {
             kind = NULL;
@@ -665,7 +660,7 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 
 done:
 
-    lua_settop(L, 0);
+    lua_settop(L, 1);
 
     if (msg) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "coinhunt: %V: on_tap %s",
@@ -690,7 +685,7 @@ ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_rules_t *rules,
     (void) ngx_http_coinhunt_lua_call(rules, rules->on_expire, s, LUA_NOREF,
                                       0, "on_expire");
 
-    lua_settop(ngx_http_coinhunt_lua.L, 0);
+    lua_settop(ngx_http_coinhunt_lua.L, 1);
 }
 
 

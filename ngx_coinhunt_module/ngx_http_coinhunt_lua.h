@@ -46,8 +46,7 @@ typedef struct {
     double                         now_ms;      /* on_join's ctx.now_ms */
     ngx_uint_t                     hooks;       /* count hooks this call */
     uint64_t                       rng[4];
-    int                            traceback;   /* registry refs */
-    int                            tap_ref;
+    int                            tap_ref;     /* registry refs */
     int                            ctx_ref;
     const char                    *names[NGX_HTTP_COINHUNT_NAMES];
     const char                    *fields[NGX_HTTP_COINHUNT_RULES_MAX]
