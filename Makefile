@@ -73,7 +73,8 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 	@$(MAKE) -s -C $(BUILD)/nginx-src-$(ALLOCATOR) -f $(OBJS)/Makefile \
 	  modules >/dev/null
 	@mkdir -p $(SO_DIR)
-	@cp $(OBJS)/ngx_http_coinhunt_module.so $@
+	@# a new file, not the old one rewritten: running nginx keep their copy
+	@cp $(OBJS)/ngx_http_coinhunt_module.so $@.tmp && mv -f $@.tmp $@
 	@echo "built $@"
 
 run: deps build

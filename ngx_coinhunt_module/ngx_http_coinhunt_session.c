@@ -52,6 +52,27 @@ ngx_http_coinhunt_end_handler(ngx_http_request_t *r)
 }
 
 
+/* what the access log variables show of the request's session */
+ngx_http_coinhunt_ctx_t *
+ngx_http_coinhunt_log_session(ngx_http_request_t *r,
+    ngx_http_coinhunt_session_t *s)
+{
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    ctx->player.len = s->player.len;
+    ctx->player.data = ngx_pstrdup(r->pool, &s->player);
+    ctx->score = s->score;
+    ctx->has_score = 1;
+
+    return ctx;
+}
+
+
 /* the core fields every session reply carries, from "player" on */
 u_char *
 ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s)
@@ -186,20 +207,13 @@ ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
 {
     u_char                         *p, *last;
     int64_t                         ttl;
-    ngx_http_coinhunt_ctx_t        *ctx;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
 
-    ctx = ngx_http_coinhunt_get_ctx(r);
-    if (ctx == NULL) {
+    if (ngx_http_coinhunt_log_session(r, s) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->player.len = s->player.len;
-    ctx->player.data = ngx_pstrdup(r->pool, &s->player);
-    ctx->score = s->score;
-    ctx->has_score = 1;
 
     p = ngx_pnalloc(r->pool, 512);
     if (p == NULL) {
@@ -285,15 +299,10 @@ ngx_http_coinhunt_end(ngx_http_request_t *r)
                                        "the session has ended or expired");
     }
 
-    ctx = ngx_http_coinhunt_get_ctx(r);
+    ctx = ngx_http_coinhunt_log_session(r, &s);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->player.len = s.player.len;
-    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
-    ctx->score = s.score;
-    ctx->has_score = 1;
 
     p = ngx_pnalloc(r->pool, 512);
     if (p == NULL) {

@@ -18,6 +18,8 @@ ngx_int_t ngx_http_coinhunt_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_end_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_authorize(ngx_http_request_t *r,
     uint32_t *index, uint32_t *gen);
+ngx_http_coinhunt_ctx_t *ngx_http_coinhunt_log_session(ngx_http_request_t *r,
+    ngx_http_coinhunt_session_t *s);
 u_char *ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s);
 ngx_int_t ngx_http_coinhunt_join_create(ngx_http_request_t *r,
     uint16_t hunt_id, ngx_str_t *player, int64_t score, int64_t seed);

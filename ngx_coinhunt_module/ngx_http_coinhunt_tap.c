@@ -198,15 +198,10 @@ done:
 
     ngx_http_coinhunt_count(row, taps, 1);
 
-    ctx = ngx_http_coinhunt_get_ctx(r);
+    ctx = ngx_http_coinhunt_log_session(r, &s);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ctx->player.len = s.player.len;
-    ctx->player.data = ngx_pstrdup(r->pool, &s.player);
-    ctx->score = s.score;
-    ctx->has_score = 1;
 
     p = ngx_pnalloc(r->pool, 160 + NGX_HTTP_COINHUNT_KIND_MAX);
     if (p == NULL) {
