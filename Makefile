@@ -24,7 +24,7 @@ export GLIBC_TUNABLES := glibc.rtld.optional_static_tls=4096
 DEB_PACKAGES := nginx nginx-dev gcc make pkg-config libjemalloc-dev \
 	libluajit2-5.1-dev libhiredis-dev redis-server curl \
 	libtest-base-perl libipc-run-perl libhttp-message-perl liburi-perl \
-	libtext-diff-perl liblist-moreutils-perl
+	libtext-diff-perl liblist-moreutils-perl gdb
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
 
