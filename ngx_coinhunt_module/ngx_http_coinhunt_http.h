@@ -16,6 +16,7 @@
 #define NGX_HTTP_COINHUNT_BODY_MAX     4096
 
 
+ngx_int_t ngx_http_coinhunt_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_coinhunt_with_params(ngx_http_request_t *r,
     ngx_http_coinhunt_action_pt action);
 ngx_int_t ngx_http_coinhunt_param(ngx_http_request_t *r, char *name,

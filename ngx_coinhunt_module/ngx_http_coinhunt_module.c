@@ -25,9 +25,6 @@
 
 
 static ngx_int_t ngx_http_coinhunt_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_coinhunt_add_variables(ngx_conf_t *cf);
-static ngx_int_t ngx_http_coinhunt_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static void *ngx_http_coinhunt_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_coinhunt_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_coinhunt_create_loc_conf(ngx_conf_t *cf);
@@ -175,21 +172,6 @@ static ngx_str_t  ngx_http_coinhunt_actions[] = {
 };
 
 
-static ngx_http_variable_t  ngx_http_coinhunt_vars[] = {
-
-    { ngx_string("coinhunt_player"), NULL, ngx_http_coinhunt_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("coinhunt_score"), NULL, ngx_http_coinhunt_variable,
-      1, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-    { ngx_string("coinhunt_coin"), NULL, ngx_http_coinhunt_variable,
-      2, NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
-      ngx_http_null_variable
-};
-
-
 static ngx_event_t  ngx_http_coinhunt_sweep_event;
 
 
@@ -220,97 +202,6 @@ ngx_http_coinhunt_handler(ngx_http_request_t *r)
     default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-}
-
-
-ngx_http_coinhunt_ctx_t *
-ngx_http_coinhunt_get_ctx(ngx_http_request_t *r)
-{
-    ngx_http_coinhunt_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
-
-    if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_coinhunt_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_coinhunt_module);
-    }
-
-    return ctx;
-}
-
-
-int64_t
-ngx_http_coinhunt_now_ms(void)
-{
-    ngx_time_t  *tp;
-
-    tp = ngx_timeofday();
-
-    return (int64_t) tp->sec * 1000 + tp->msec;
-}
-
-
-static ngx_int_t
-ngx_http_coinhunt_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_coinhunt_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_coinhunt_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    u_char                   *p;
-    ngx_http_coinhunt_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
-
-    if (ctx == NULL
-        || (data == 0 && ctx->player.len == 0)
-        || (data == 1 && !ctx->has_score)
-        || (data == 2 && !ctx->has_coin))
-    {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    if (data == 0) {
-        v->data = ctx->player.data;
-        v->len = ctx->player.len;
-
-    } else {
-        p = ngx_pnalloc(r->pool, NGX_INT64_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        v->data = p;
-        v->len = ngx_sprintf(p, "%L", data == 1 ? ctx->score : ctx->coin)
-                 - p;
-    }
-
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
-    return NGX_OK;
 }
 
 
