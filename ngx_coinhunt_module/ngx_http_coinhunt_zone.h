@@ -156,26 +156,8 @@ ngx_int_t ngx_http_coinhunt_hunt_find(ngx_http_coinhunt_shctx_t *sh,
 ngx_str_t ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_shctx_t *sh,
     uint16_t id);
 
-ngx_int_t ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh,
-    uint16_t hunt, ngx_str_t *player, ngx_http_coinhunt_session_t *s);
-ngx_int_t ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_session_t *s);
-ngx_int_t ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
-    uint32_t index, uint32_t gen, int64_t idle_before,
-    ngx_http_coinhunt_session_t *s);
-ngx_http_coinhunt_slot_t *ngx_http_coinhunt_session_lock(
-    ngx_http_coinhunt_shctx_t *sh, uint32_t index, uint32_t gen,
-    int64_t idle_before);
-void ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
-int64_t ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot);
-
-typedef void (*ngx_http_coinhunt_expired_pt)(void *data,
-    ngx_http_coinhunt_session_t *s);
-
-ngx_uint_t ngx_http_coinhunt_sweep(ngx_http_coinhunt_shctx_t *sh,
-    ngx_uint_t count, int64_t idle_before,
-    ngx_http_coinhunt_expired_pt handler, void *data);
+/* the session store's API, on the types above */
+#include "ngx_http_coinhunt_store.h"
 
 
 #endif /* _NGX_HTTP_COINHUNT_ZONE_H_INCLUDED_ */
