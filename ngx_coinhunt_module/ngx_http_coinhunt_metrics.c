@@ -102,8 +102,9 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
     u_char                        *p, *last;
     size_t                         len;
     ngx_int_t                      rc;
-    ngx_uint_t                     w, up;
+    ngx_uint_t                     w, up, connected, expected;
     ngx_atomic_uint_t              sum;
+    ngx_core_conf_t               *ccf;
     ngx_http_coinhunt_metric_t    *m;
     ngx_http_coinhunt_shctx_t     *sh;
     ngx_http_coinhunt_counters_t  *row;
@@ -151,13 +152,32 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
                        "coinhunt_sessions_capacity %uD\n",
                        sh->sessions, sh->capacity);
 
-    /* up: Redis mode, and every live worker has its connection ready */
+    /*
+     * up: Redis mode, no live worker without its connection, and as many
+     * connected as there are workers (one may not have started yet)
+     */
+    ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
+                                           ngx_core_module);
+    expected = (ngx_process == NGX_PROCESS_SINGLE)
+               ? 1 : (ngx_uint_t) ccf->worker_processes;
     up = sh->redis;
+    connected = 0;
 
     for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
-        if (sh->counters[w].pid && sh->counters[w].redis_up == 0) {
+        if (sh->counters[w].pid == 0) {
+            continue;
+        }
+
+        if (sh->counters[w].redis_up) {
+            connected++;
+
+        } else {
             up = 0;
         }
+    }
+
+    if (connected < ngx_min(expected, NGX_HTTP_COINHUNT_WORKERS_MAX)) {
+        up = 0;
     }
 
     last = ngx_sprintf(last,

@@ -85,7 +85,7 @@ ngx_http_coinhunt_redis_flush_init(ngx_cycle_t *cycle,
 
     /* the batch is allocated once, for the worker's life */
     fl->flushed = ngx_http_coinhunt_alloc(NGX_HTTP_COINHUNT_FLUSH_MAX
-                                          * sizeof(ngx_http_coinhunt_flushed_t));
+                                        * sizeof(ngx_http_coinhunt_flushed_t));
     fl->argv = ngx_http_coinhunt_alloc(NGX_HTTP_COINHUNT_ARGS_MAX
                                        * sizeof(char *));
     fl->argvlen = ngx_http_coinhunt_alloc(NGX_HTTP_COINHUNT_ARGS_MAX

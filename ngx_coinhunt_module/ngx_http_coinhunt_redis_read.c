@@ -79,6 +79,7 @@ static ngx_http_coinhunt_snapshot_t *ngx_http_coinhunt_snapshot(
     ngx_str_t *hunt);
 static void ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac,
     void *reply, void *data);
+static ngx_int_t ngx_http_coinhunt_redis_member(redisReply *member);
 static void ngx_http_coinhunt_rank_reply(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_coinhunt_me_reply(redisAsyncContext *ac, void *reply,
@@ -147,7 +148,7 @@ ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
 
     if (!ngx_http_coinhunt_redis_ready()
         || ngx_http_coinhunt_redis_send(ngx_http_coinhunt_seed_reply, join,
-                                           3, argv, len)
+                                        3, argv, len)
            != NGX_OK)
     {
         return ngx_http_coinhunt_unavailable(r);
@@ -315,8 +316,8 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
             argv[4] = "WITHSCORES";
             len[4] = 10;
 
-            if (ngx_http_coinhunt_redis_send(
-                    ngx_http_coinhunt_snapshot_reply, snap, 5, argv, len)
+            if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_snapshot_reply,
+                                             snap, 5, argv, len)
                 != NGX_OK)
             {
                 return ngx_http_coinhunt_unavailable(r);
@@ -342,7 +343,7 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
         len[0] = 5;
 
         if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_rank_reply, rq,
-                                            3, argv, len)
+                                         3, argv, len)
             == NGX_OK)
         {
             rq->pending++;
@@ -355,7 +356,7 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
         len[0] = 6;
 
         if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_me_reply, rq,
-                                            3, argv, len)
+                                         3, argv, len)
             == NGX_OK)
         {
             rq->pending++;
@@ -405,8 +406,8 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
         for (i = 0; i < n; i++) {
             member = rep->element[2 * i];
 
-            if (member->type != REDIS_REPLY_STRING || member->len == 0
-                || member->len > NGX_HTTP_COINHUNT_NAME_MAX
+            if (member->type != REDIS_REPLY_STRING
+                || ngx_http_coinhunt_redis_member(member) != NGX_OK
                 || ngx_http_coinhunt_redis_score(rep->element[2 * i + 1],
                                                  &snap->top[i].score)
                    != NGX_OK)
@@ -445,6 +446,31 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
 
         ngx_http_coinhunt_read_done(rq);
     }
+}
+
+
+/* a board member is a player name: the replies embed it unescaped */
+static ngx_int_t
+ngx_http_coinhunt_redis_member(redisReply *member)
+{
+    u_char  *p, *last;
+
+    if (member->len == 0 || member->len > NGX_HTTP_COINHUNT_NAME_MAX) {
+        return NGX_ERROR;
+    }
+
+    last = (u_char *) member->str + member->len;
+
+    for (p = (u_char *) member->str; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '.' || *p == '-'))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

@@ -24,7 +24,8 @@ repeat_each(1);
 
 # 3 tests a request (status, body, an error.log check), 2 without a log
 # check, 3 a must_die block (dies, 2 lines in error.log)
-plan tests => repeat_each() * (3 * (10 + 5 + 6 + 1 + 1) + 2 * 2 + 3 * 7);
+plan tests => repeat_each() * (3 * (10 + 5 + 6 + 1 + 1 + 1 + 1) + 2 * 2
+                               + 3 * 7);
 
 no_shuffle();
 run_tests();
@@ -233,7 +234,43 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 7: coinhunt_redis needs host:port
+=== TEST 7: a board member that is no player name is a bad reply: 503
+--- http_config
+    coinhunt_zone rz 1m;
+    coinhunt_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3;
+--- config
+    location = /hunt/leaderboard { coinhunt leaderboard; }
+--- init
+$::Redis->cmd('FLUSHDB');
+$::Redis->cmd('ZADD', 'coinhunt:lb:bad', 0, 'a"b');
+--- request eval
+[main::later(0.3, "GET /hunt/leaderboard?hunt=bad")]
+--- error_code: 503
+--- response_body_like: ^\{"error":"unavailable",
+--- error_log
+unexpected redis reply to ZRANGE
+
+
+
+=== TEST 8: a score that is no coinhunt score is a bad reply: 503
+--- http_config
+    coinhunt_zone rz 1m;
+    coinhunt_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3;
+--- config
+    location = /hunt/session { coinhunt session; }
+--- init
+$::Redis->cmd('FLUSHDB');
+$::Redis->cmd('ZADD', 'coinhunt:lb:default', '1.5', 'zed');
+--- request eval
+[main::later(0.3, "POST /hunt/session?player=zed")]
+--- error_code: 503
+--- response_body_like: ^\{"error":"unavailable",
+--- error_log
+unexpected redis reply to ZSCORE
+
+
+
+=== TEST 9: coinhunt_redis needs host:port
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_redis 127.0.0.1;
@@ -244,7 +281,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 8: coinhunt_redis refuses a bad port
+=== TEST 10: coinhunt_redis refuses a bad port
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_redis 127.0.0.1:99999;
@@ -255,7 +292,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 9: coinhunt_redis refuses a bad database
+=== TEST 11: coinhunt_redis refuses a bad database
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_redis 127.0.0.1:6379 db=x;
@@ -266,7 +303,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 10: coinhunt_redis refuses an unknown parameter
+=== TEST 12: coinhunt_redis refuses an unknown parameter
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_redis 127.0.0.1:6379 user=me;
@@ -277,7 +314,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 11: coinhunt_redis is not duplicated
+=== TEST 13: coinhunt_redis is not duplicated
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_redis 127.0.0.1:6379;
@@ -289,7 +326,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 12: coinhunt_flush takes a time
+=== TEST 14: coinhunt_flush takes a time
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_flush fast;
@@ -300,7 +337,7 @@ unexpected redis reply to AUTH
 
 
 
-=== TEST 13: coinhunt_flush is 1ms to 60s
+=== TEST 15: coinhunt_flush is 1ms to 60s
 --- http_config
     coinhunt_zone rz 1m;
     coinhunt_flush 0;
