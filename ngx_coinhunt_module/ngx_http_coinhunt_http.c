@@ -262,8 +262,7 @@ ngx_int_t
 ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,
     ngx_str_t *deflt, ngx_str_t *value)
 {
-    u_char     *p;
-    ngx_int_t   rc;
+    ngx_int_t  rc;
 
     rc = ngx_http_coinhunt_param(r, name, value);
 
@@ -283,26 +282,38 @@ ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,
                                         name);
     }
 
-    if (value->len == 0 || value->len > NGX_HTTP_COINHUNT_NAME_MAX) {
-        goto invalid;
+    if (ngx_http_coinhunt_valid_name(value->data, value->len,
+                                     NGX_HTTP_COINHUNT_NAME_MAX))
+    {
+        return NGX_OK;
     }
-
-    for (p = value->data; p < value->data + value->len; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '.' || *p == '-'))
-        {
-            goto invalid;
-        }
-    }
-
-    return NGX_OK;
-
-invalid:
 
     return ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "\"%s\" must be 1 to 64 characters of "
                                     "A-Z a-z 0-9 _ . -", name);
+}
+
+
+/* players, hunts and coin kinds: 1 to "max" of A-Z a-z 0-9 _ . - */
+ngx_uint_t
+ngx_http_coinhunt_valid_name(u_char *p, size_t len, size_t max)
+{
+    u_char  *last;
+
+    if (len == 0 || len > max) {
+        return 0;
+    }
+
+    for (last = p + len; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9')
+              || *p == '_' || *p == '.' || *p == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

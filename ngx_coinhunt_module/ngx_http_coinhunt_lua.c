@@ -10,6 +10,7 @@
 #include <luajit.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
+#include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 
 
@@ -640,22 +641,14 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
         goto done;
     }
 
-    for (coin->kind.len = 0; coin->kind.len < len; coin->kind.len++) {
-        u_char  c = kind[coin->kind.len];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-'
-              || c == '.'))
-        {
-            msg = "returned a coin kind with characters other than "
-                  "A-Z a-z 0-9 _ - .";
-            goto done;
-        }
-
-        coin->kind_data[coin->kind.len] = c;
+    if (!ngx_http_coinhunt_valid_name((u_char *) kind, len, len)) {
+        msg = "returned a coin kind with characters other than "
+              "A-Z a-z 0-9 _ - .";
+        goto done;
     }
 
-    coin->kind.data = coin->kind_data;
+    coin->kind.len = len;
+    coin->kind.data = ngx_cpymem(coin->kind_data, kind, len) - len;
     coin->value = (int64_t) value;
 
 done:

@@ -453,24 +453,9 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
 static ngx_int_t
 ngx_http_coinhunt_redis_member(redisReply *member)
 {
-    u_char  *p, *last;
-
-    if (member->len == 0 || member->len > NGX_HTTP_COINHUNT_NAME_MAX) {
-        return NGX_ERROR;
-    }
-
-    last = (u_char *) member->str + member->len;
-
-    for (p = (u_char *) member->str; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '.' || *p == '-'))
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_http_coinhunt_valid_name((u_char *) member->str, member->len,
+                                        NGX_HTTP_COINHUNT_NAME_MAX)
+           ? NGX_OK : NGX_ERROR;
 }
 
 
