@@ -13,6 +13,43 @@ repeat_each(1);
 plan tests => repeat_each() * 171;
 
 no_shuffle();
+# TEST 11 and TEST 12 roll the same seeded dice in two fresh nginx
+add_block_preprocessor(sub {
+    my $block = shift;
+
+    return unless defined $block->seeded_dice;
+
+    $block->set_value(http_config => <<'_EOC_');
+    coinhunt_zone taps 1m;
+    coinhunt_secret coinhunt-test-secret;
+    coinhunt_seed 20261125;
+    coinhunt_rules ../html/rules.lua;
+_EOC_
+    $block->set_value(config => <<'_EOC_');
+    location = /hunt/session { coinhunt session; }
+    location = /hunt/tap { coinhunt tap; }
+_EOC_
+    $block->set_value(user_files => <<'_EOC_');
+>>> rules.lua
+local coinhunt = require "coinhunt"
+return { on_tap = function()
+  local r = coinhunt.random()
+  assert(r >= 0 and r < 1)
+  local d = coinhunt.random(6)
+  assert(d >= 1 and d <= 6 and d == math.floor(d))
+  local e = coinhunt.random(10, 12)
+  assert(e >= 10 and e <= 12)
+  return { value = d * 100 + e, kind = "d" .. math.floor(r * 1000) }
+end }
+_EOC_
+    $block->set_value(request => main::taps("", "", ""));
+    $block->set_value(error_code => [201, 200, 200, 200]);
+    $block->set_value(response_body_like => [qr/"session"/,
+        qr/^\Q{"coin":{"value":411,"kind":"d661"},"score":411,"taps":1,"coins":1}\E$/,
+        qr/^\Q{"coin":{"value":210,"kind":"d984"},"score":621,"taps":2,"coins":2}\E$/,
+        qr/^\Q{"coin":{"value":511,"kind":"d500"},"score":1132,"taps":3,"coins":3}\E$/]);
+});
+
 run_tests();
 
 sub main::tok { Coinhunt::token('coinhunt-test-secret', @_) }
@@ -328,68 +365,12 @@ main::taps("&x=nan", "&x=inf", "&y=0x10", "&x=", "&x=3&y=4e0")
 
 
 === TEST 11: coinhunt_seed makes coinhunt.random reproducible
---- http_config
-    coinhunt_zone taps 1m;
-    coinhunt_secret coinhunt-test-secret;
-    coinhunt_seed 20261125;
-    coinhunt_rules ../html/rules.lua;
---- config
-    location = /hunt/session { coinhunt session; }
-    location = /hunt/tap { coinhunt tap; }
---- user_files
->>> rules.lua
-local coinhunt = require "coinhunt"
-return { on_tap = function()
-  local r = coinhunt.random()
-  assert(r >= 0 and r < 1)
-  local d = coinhunt.random(6)
-  assert(d >= 1 and d <= 6 and d == math.floor(d))
-  local e = coinhunt.random(10, 12)
-  assert(e >= 10 and e <= 12)
-  return { value = d * 100 + e, kind = "d" .. math.floor(r * 1000) }
-end }
---- request eval
-main::taps("", "", "")
---- error_code eval
-[201, 200, 200, 200]
---- response_body_like eval
-[qr/"session"/,
-qr/^\Q{"coin":{"value":411,"kind":"d661"},"score":411,"taps":1,"coins":1}\E$/,
-qr/^\Q{"coin":{"value":210,"kind":"d984"},"score":621,"taps":2,"coins":2}\E$/,
-qr/^\Q{"coin":{"value":511,"kind":"d500"},"score":1132,"taps":3,"coins":3}\E$/]
+--- seeded_dice
 
 
 
 === TEST 12: the same seed in a new nginx draws the same numbers
---- http_config
-    coinhunt_zone taps 1m;
-    coinhunt_secret coinhunt-test-secret;
-    coinhunt_seed 20261125;
-    coinhunt_rules ../html/rules.lua;
---- config
-    location = /hunt/session { coinhunt session; }
-    location = /hunt/tap { coinhunt tap; }
---- user_files
->>> rules.lua
-local coinhunt = require "coinhunt"
-return { on_tap = function()
-  local r = coinhunt.random()
-  assert(r >= 0 and r < 1)
-  local d = coinhunt.random(6)
-  assert(d >= 1 and d <= 6 and d == math.floor(d))
-  local e = coinhunt.random(10, 12)
-  assert(e >= 10 and e <= 12)
-  return { value = d * 100 + e, kind = "d" .. math.floor(r * 1000) }
-end }
---- request eval
-main::taps("", "", "")
---- error_code eval
-[201, 200, 200, 200]
---- response_body_like eval
-[qr/"session"/,
-qr/^\Q{"coin":{"value":411,"kind":"d661"},"score":411,"taps":1,"coins":1}\E$/,
-qr/^\Q{"coin":{"value":210,"kind":"d984"},"score":621,"taps":2,"coins":2}\E$/,
-qr/^\Q{"coin":{"value":511,"kind":"d500"},"score":1132,"taps":3,"coins":3}\E$/]
+--- seeded_dice
 
 
 
