@@ -32,16 +32,7 @@ run_tests();
 
 sub main::tok { Coinhunt::token('coinhunt-test-secret', @_) }
 
-sub main::board {
-    my ($hunt, @rows) = @_;
-    my $i = 0;
-    my @top;
-    while (my ($p, $s) = splice @rows, 0, 2) {
-        $i++;
-        push @top, qq({"rank":$i,"player":"$p","score":$s});
-    }
-    return qq({"hunt":"$hunt","top":[) . join(',', @top) . ']';
-}
+sub main::board { Coinhunt::board(@_) }
 
 # a request that waits $delay seconds (for the connection, or a flush)
 sub main::later {

@@ -4,6 +4,7 @@ package Coinhunt;
 #   token($secret, $slot, $gen)   the token coinhunt hands out for a slot and
 #                                 generation when coinhunt_secret is $secret
 #                                 (SipHash-2-4, computed independently here)
+#   board($hunt, player => score, ...)  the start of a leaderboard answer
 #   free_port()                   a free TCP port on 127.0.0.1
 #   Coinhunt::Nginx->start(%opt)  a whole nginx instance of our own, for tests
 #                                 that need several nodes or signals; ->stop
@@ -88,6 +89,18 @@ sub token {
     $t =~ tr{+/}{-_};
     $t =~ s/=+$//;
     return $t;
+}
+
+# the start of a leaderboard answer: board($hunt, player => score, ...)
+sub board {
+    my ($hunt, @rows) = @_;
+    my $i = 0;
+    my @top;
+    while (my ($p, $s) = splice @rows, 0, 2) {
+        $i++;
+        push @top, qq({"rank":$i,"player":"$p","score":$s});
+    }
+    return qq({"hunt":"$hunt","top":[) . join(',', @top) . ']';
 }
 
 sub free_port {
