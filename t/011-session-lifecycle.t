@@ -5,7 +5,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use Coinhunt qw(http);
+use Coinhunt qw(http metric wait_for);
 use HTTP::Tiny;
 use Test::More;
 use Time::HiRes qw(sleep);
@@ -13,11 +13,6 @@ use Time::HiRes qw(sleep);
 my $secret = 'coinhunt-test-secret';
 my $rules = "return { on_tap = function(s, tap) return { value = 3 } end }\n";
 
-sub metric {
-    my ($n, $name) = @_;
-    my (undef, $body) = http(GET => $n->url('/hunt/metrics'));
-    return $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
-}
 
 sub join_token {
     my ($n, $player, $ua) = @_;

@@ -7,7 +7,7 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use Coinhunt qw(http);
+use Coinhunt qw(http metric wait_for);
 use CoinhuntRedis;
 use HTTP::Tiny;
 use Test::More;
@@ -35,21 +35,6 @@ sub node {
 CONF
 }
 
-sub metric {
-    my ($n, $name) = @_;
-    my (undef, $body) = http(GET => $n->url('/hunt/metrics'));
-    return ($body // '') =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
-}
-
-sub wait_for {
-    my ($timeout, $cond) = @_;
-    my $until = time + $timeout;
-    until ($cond->()) {
-        return 0 if time > $until;
-        sleep 0.05;
-    }
-    return 1;
-}
 
 my (%tok, %score);
 

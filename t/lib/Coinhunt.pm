@@ -9,6 +9,8 @@ package Coinhunt;
 #   Coinhunt::Nginx->start(%opt)  a whole nginx instance of our own, for tests
 #                                 that need several nodes or signals; ->stop
 #   http($method, $url, %opt)     one HTTP request, returns (status, body, hdrs)
+#   metric($nginx, $name)         an unlabelled metric of a Coinhunt::Nginx
+#   wait_for($seconds, $cond)     polls $cond until it holds or time is up
 #   redis_start() / redis_stop()  a private redis-server on a free port
 
 use strict;
@@ -25,7 +27,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(token free_port http redis_start redis_stop wait_port
-                    nginx_binary load_modules);
+                    nginx_binary load_modules metric wait_for);
 
 my $MASK = 0xffffffffffffffff;
 
@@ -137,6 +139,24 @@ sub http {
                                    (defined $opt{content}
                                     ? (content => $opt{content}) : ()) });
     return ($res->{status}, $res->{content}, $res->{headers});
+}
+
+# the value of an unlabelled metric of a Coinhunt::Nginx, or undef
+sub metric {
+    my ($n, $name) = @_;
+    my (undef, $body) = http(GET => $n->url('/hunt/metrics'));
+    return ($body // '') =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
+}
+
+# 1 once $cond->() holds, 0 after $timeout seconds
+sub wait_for {
+    my ($timeout, $cond) = @_;
+    my $until = time + $timeout;
+    until ($cond->()) {
+        return 0 if time > $until;
+        sleep 0.05;
+    }
+    return 1;
 }
 
 my ($redis_pid, $redis_dir);
