@@ -518,8 +518,8 @@ ngx_http_coinhunt_error(ngx_http_request_t *r, ngx_uint_t status, char *code,
 u_char *
 ngx_http_coinhunt_json_int(u_char *p, int64_t n)
 {
-    u_char    buf[NGX_INT64_LEN], *d;
-    uint64_t  u;
+    u_char    *last;
+    uint64_t   u, t;
 
     if (n < 0) {
         *p++ = '-';
@@ -529,14 +529,21 @@ ngx_http_coinhunt_json_int(u_char *p, int64_t n)
         u = (uint64_t) n;
     }
 
-    d = buf + sizeof(buf);
+    /* count the digits, then write them in place from the end */
+    last = p + 1;
+
+    for (t = u; t >= 10; t /= 10) {
+        last++;
+    }
+
+    p = last;
 
     do {
-        *--d = (u_char) ('0' + u % 10);
+        *--p = (u_char) ('0' + u % 10);
         u /= 10;
     } while (u);
 
-    return ngx_cpymem(p, d, buf + sizeof(buf) - d);
+    return last;
 }
 
 

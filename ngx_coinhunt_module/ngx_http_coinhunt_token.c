@@ -81,23 +81,22 @@ ngx_http_coinhunt_siphash(const u_char *key, const u_char *in, size_t len)
 }
 
 
-static void
-ngx_http_coinhunt_token_raw(const u_char *key, uint32_t slot, uint32_t gen,
-    u_char *raw)
+/* the MAC of the token's first 8 bytes, the slot and generation (LE) */
+static uint64_t
+ngx_http_coinhunt_token_mac(const u_char *key, uint64_t word)
 {
-    int       i;
-    uint64_t  mac;
+    u_char  raw[8];
 
-    for (i = 0; i < 4; i++) {
-        raw[i] = (u_char) (slot >> (8 * i));
-        raw[4 + i] = (u_char) (gen >> (8 * i));
-    }
+    raw[0] = (u_char) word;
+    raw[1] = (u_char) (word >> 8);
+    raw[2] = (u_char) (word >> 16);
+    raw[3] = (u_char) (word >> 24);
+    raw[4] = (u_char) (word >> 32);
+    raw[5] = (u_char) (word >> 40);
+    raw[6] = (u_char) (word >> 48);
+    raw[7] = (u_char) (word >> 56);
 
-    mac = ngx_http_coinhunt_siphash(key, raw, 8);
-
-    for (i = 0; i < 8; i++) {
-        raw[8 + i] = (u_char) (mac >> (8 * i));
-    }
+    return ngx_http_coinhunt_siphash(key, raw, 8);
 }
 
 
@@ -105,10 +104,18 @@ void
 ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
     u_char *out)
 {
-    u_char     raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
-    ngx_str_t  src, dst;
+    u_char      raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
+    uint64_t    word, mac;
+    ngx_str_t   src, dst;
+    ngx_uint_t  i;
 
-    ngx_http_coinhunt_token_raw(key, slot, gen, raw);
+    word = (uint64_t) slot | (uint64_t) gen << 32;
+    mac = ngx_http_coinhunt_token_mac(key, word);
+
+    for (i = 0; i < 8; i++) {
+        raw[i] = (u_char) (word >> (8 * i));
+        raw[8 + i] = (u_char) (mac >> (8 * i));
+    }
 
     src.data = raw;
     src.len = sizeof(raw);
@@ -120,12 +127,23 @@ ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
 }
 
 
+/* base64 yields the bytes big-endian; the words are little-endian */
+static uint64_t
+ngx_http_coinhunt_swap64(uint64_t w)
+{
+    return (w >> 56) | (w >> 40 & 0xff00) | (w >> 24 & 0xff0000)
+           | (w >> 8 & 0xff000000) | (w << 8 & 0xff00000000ULL)
+           | (w << 24 & 0xff0000000000ULL) | (w << 40 & 0xff000000000000ULL)
+           | (w << 56);
+}
+
+
 ngx_int_t
 ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
     uint32_t *slot, uint32_t *gen)
 {
-    u_char       raw[16], expect[16], diff, bad, *p;
-    uint32_t     bits;
+    u_char       c, bad, *p;
+    uint64_t     head, tail, word;
     ngx_uint_t   i;
 
     static const u_char  value[256] = {
@@ -152,42 +170,47 @@ ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
         return NGX_DECLINED;
     }
 
-    /* 22 characters of 6 bits: 16 bytes, and 4 bits that must be zero */
+    /*
+     * 22 characters of 6 bits: bytes 0-7 in "head" (10 characters and 4
+     * bits), bytes 8-15 in "tail" (2 bits, 10 characters, 2 bits), and 4
+     * bits that must be zero
+     */
     p = token->data;
     bad = 0;
+    head = 0;
 
-    for (i = 0; i < 15; i += 3, p += 4) {
-        bits = (uint32_t) value[p[0]] << 18 | (uint32_t) value[p[1]] << 12
-               | (uint32_t) value[p[2]] << 6 | value[p[3]];
-        bad |= value[p[0]] | value[p[1]] | value[p[2]] | value[p[3]];
-
-        raw[i] = (u_char) (bits >> 16);
-        raw[i + 1] = (u_char) (bits >> 8);
-        raw[i + 2] = (u_char) bits;
+    for (i = 0; i < 10; i++) {
+        c = value[p[i]];
+        bad |= c;
+        head = head << 6 | c;
     }
 
-    bits = (uint32_t) value[p[0]] << 6 | value[p[1]];
-    bad |= value[p[0]] | value[p[1]];
-    raw[15] = (u_char) (bits >> 4);
+    c = value[p[10]];
+    bad |= c;
+    head = head << 4 | c >> 2;
+    tail = c & 0x03;
+
+    for (i = 11; i < 21; i++) {
+        c = value[p[i]];
+        bad |= c;
+        tail = tail << 6 | c;
+    }
+
+    c = value[p[21]];
+    bad |= c;
+    tail = tail << 2 | c >> 4;
 
     /* an invalid character has bit 6 set */
-    if ((bad & 0x40) || (bits & 0x0f)) {
+    if ((bad & 0x40) || (c & 0x0f)) {
         return NGX_DECLINED;
     }
 
-    *slot = (uint32_t) raw[0] | (uint32_t) raw[1] << 8
-            | (uint32_t) raw[2] << 16 | (uint32_t) raw[3] << 24;
-    *gen = (uint32_t) raw[4] | (uint32_t) raw[5] << 8
-           | (uint32_t) raw[6] << 16 | (uint32_t) raw[7] << 24;
+    word = ngx_http_coinhunt_swap64(head);
 
-    ngx_http_coinhunt_token_raw(key, *slot, *gen, expect);
+    *slot = (uint32_t) word;
+    *gen = (uint32_t) (word >> 32);
 
-    /* constant time: no early exit on the first differing byte */
-    diff = 0;
-
-    for (i = 8; i < 16; i++) {
-        diff |= raw[i] ^ expect[i];
-    }
-
-    return diff == 0 ? NGX_OK : NGX_DECLINED;
+    /* one comparison of the whole MAC: constant time */
+    return ngx_http_coinhunt_swap64(tail)
+           == ngx_http_coinhunt_token_mac(key, word) ? NGX_OK : NGX_DECLINED;
 }
