@@ -88,6 +88,7 @@ async function join(player, hunt) {
     $('board-hunt').textContent = state.hunt;
     $('join').hidden = true;
     $('game').hidden = false;
+    $('tap').disabled = false;
     clearStatus();
     showNumbers();
     startPolling();
@@ -96,6 +97,7 @@ async function join(player, hunt) {
 
 function sessionLost(message) {
     state.token = null;
+    $('tap').disabled = true;
     showStatus('Your session is over (' + message + ').', true);
 }
 
@@ -110,11 +112,10 @@ function popCoin(coin, x, y) {
     pop.className = 'pop ' + kindClass(kind);
     pop.textContent = '+' + coin.value + ' ' + kind.replace(/_/g, ' ');
     pop.style.left = (x === undefined ? 50 : x * 100) + '%';
-    // quick finds would stack on one spot: each starts a little aside
-    pop.style.marginLeft = ($('pops').childElementCount % 3 - 1) * 40 + 'px';
     pop.style.top = (y === undefined ? 40 : y * 100) + '%';
     pop.addEventListener('animationend', () => pop.remove());
-    $('pops').append(pop);
+    // quick finds would pile up on one spot: the newest replaces the others
+    $('pops').replaceChildren(pop);
 
     $('last-coin').textContent = 'Found ' + kind.replace(/_/g, ' ') +
                                  ': +' + coin.value;
@@ -169,8 +170,8 @@ async function tap(ev) {
         }
     } else if (a.status === 429) {
         state.blockedUntil = Date.now() + a.retryAfter * 1000;
-        showStatus('Too fast! The hunt refused that tap (' + describe(a) +
-                   '); try again in ' + a.retryAfter + ' s.', false);
+        showStatus('Too fast! Wait ' + a.retryAfter + ' s (' + describe(a) +
+                   ').', false);
     } else if (a.status === 401) {
         sessionLost(a.body.message);
     } else {

@@ -94,6 +94,7 @@ async function startNginx() {
                COINHUNT_SEED: String(SEED), COINHUNT_WORKERS: '1' },
         stdio: ['ignore', 'pipe', 'pipe'],
     });
+    process.on('exit', () => child.kill('SIGTERM'));
     child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => out.push(d));
     const exited = new Promise((resolve) => child.on('exit', resolve));
@@ -129,8 +130,17 @@ async function api(method, p, token) {
     return { status: res.status, body: await res.json() };
 }
 
-function tapResponse(r) {
-    return r.url().includes('/hunt/tap') && r.request().method() === 'POST';
+function isCall(r, apiPath) {
+    return new URL(r.url()).pathname === apiPath;
+}
+
+// tap a control of the page and take the API answer that it causes
+async function tapFor(page, selector, apiPath) {
+    const [res] = await Promise.all([
+        page.waitForResponse((r) => isCall(r, apiPath)),
+        page.tap(selector),
+    ]);
+    return res;
 }
 
 // the rows of the page's leaderboard: [rank, player, score, highlighted]
@@ -142,10 +152,16 @@ function boardRows(page) {
 
 // wait until the page's highlighted row shows this score
 async function waitForMyRow(page, score) {
-    await page.waitForFunction((s) => {
-        const me = document.querySelector('#board tr.me');
-        return me && me.cells[2].textContent === String(s);
-    }, score, { timeout: WAIT_MS });
+    try {
+        await page.waitForFunction((s) => {
+            const me = document.querySelector('#board tr.me');
+            return me && me.cells[2].textContent === String(s);
+        }, score, { timeout: WAIT_MS });
+    } catch (e) {
+        throw new Error(`no highlighted leaderboard row with score ${score} ` +
+                        `in ${WAIT_MS} ms; the board shows ` +
+                        JSON.stringify(await boardRows(page)));
+    }
 }
 
 // one step of the story; once one fails, the next ones are skipped
@@ -179,7 +195,7 @@ test.before(async () => {
     ctx.page.on('pageerror', (e) => ctx.pageErrors.push(e));
     ctx.tapAuth = [];
     ctx.page.on('request', (r) => {
-        if (r.url().includes('/hunt/tap')) {
+        if (isCall(r, '/hunt/tap')) {
             ctx.tapAuth.push(r.headers().authorization);
         }
     });
@@ -226,10 +242,7 @@ step('the page at / joins the hunt', async () => {
 
     await page.fill('#player', PLAYER);
     await page.fill('#hunt', HUNT);
-    const [res] = await Promise.all([
-        page.waitForResponse((r) => r.url().includes('/hunt/session')),
-        page.tap('#join-button'),
-    ]);
+    const res = await tapFor(page, '#join-button', '/hunt/session');
     const body = await res.json();
     assert.equal(res.status(), 201);
     assert.equal(res.request().method(), 'POST');
@@ -267,10 +280,7 @@ step('taps until the seeded coins pop', async () => {
     });
 
     for (let i = 1; found.length < FINDS.length && i <= 60; i++) {
-        const [res] = await Promise.all([
-            page.waitForResponse(tapResponse),
-            page.tap('#tap'),
-        ]);
+        const res = await tapFor(page, '#tap', '/hunt/tap');
         assert.equal(res.status(), 200, `tap ${i}`);
         assert.match(res.url(), /\/hunt\/tap\?x=[01]\.\d{3}&y=[01]\.\d{3}$/,
                      'the tap says where the button was hit');
@@ -321,6 +331,16 @@ step('score and leaderboard follow the API', async () => {
     assert.equal(await page.getAttribute('#board tr.me', 'aria-current'),
                  'true');
 
+    // one frame of the animations, whenever the board caught up: the pop
+    // (if still there) half-way up, everything else at rest
+    await page.evaluate(() => document.getAnimations().forEach((a) => {
+        if (a.animationName === 'pop') {
+            a.pause();
+            a.currentTime = 500;
+        } else {
+            a.finish();
+        }
+    }));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok(fs.statSync(SCREENSHOT).size > 10000, 'a screenshot was saved');
 });
@@ -333,11 +353,9 @@ step('a session that ended elsewhere offers a rejoin', async () => {
     await page.waitForSelector('#rejoin', { state: 'visible' });
     assert.match(await page.textContent('#status-text'),
                  /session is over \(the session has ended or expired\)/);
+    assert.ok(await page.isDisabled('#tap'), 'no tapping without a session');
 
-    const [res] = await Promise.all([
-        page.waitForResponse((r) => r.url().includes('/hunt/session')),
-        page.tap('#rejoin'),
-    ]);
+    const res = await tapFor(page, '#rejoin', '/hunt/session');
     const body = await res.json();
     assert.equal(res.status(), 201);
     assert.notEqual(body.session, ctx.token, 'a new token');
@@ -345,9 +363,9 @@ step('a session that ended elsewhere offers a rejoin', async () => {
     ctx.token = body.session;
     await page.waitForSelector('#status', { state: 'hidden' });
     assert.equal(await page.textContent('#score'), String(ctx.score));
+    assert.ok(await page.isEnabled('#tap'));
 
-    const [tap] = await Promise.all([page.waitForResponse(tapResponse),
-                                     page.tap('#tap')]);
+    const tap = await tapFor(page, '#tap', '/hunt/tap');
     assert.equal(tap.status(), 200);
     assert.equal(ctx.tapAuth.at(-1), 'Bearer ' + ctx.token);
     ctx.score = (await tap.json()).score;
@@ -363,7 +381,7 @@ step('taps past the rate limit are refused visibly', async () => {
         let answered = 0;
         const done = new Promise((resolve) => {
             const seen = (r) => {
-                if (!tapResponse(r)) {
+                if (!isCall(r, '/hunt/tap')) {
                     return;
                 }
                 refused += r.status() === 429;
@@ -384,16 +402,13 @@ step('taps past the rate limit are refused visibly', async () => {
     assert.ok(refused > 0, 'some taps were refused with 429');
     await page.waitForSelector('#status', { state: 'visible' });
     assert.match(await page.textContent('#status-text'),
-                 /^Too fast! .*429 rate_limited: .*try again in \d+ s\.$/);
+                 /^Too fast! Wait \d+ s \(429 rate_limited: .+\)\.$/);
     assert.ok(await page.isHidden('#rejoin'), 'the session is still alive');
 });
 
 step('leaving ends the session', async () => {
     const { page } = ctx;
-    const [res] = await Promise.all([
-        page.waitForResponse((r) => r.url().includes('/hunt/end')),
-        page.tap('#leave'),
-    ]);
+    const res = await tapFor(page, '#leave', '/hunt/end');
     const body = await res.json();
 
     assert.equal(res.status(), 200);
@@ -405,4 +420,33 @@ step('leaving ends the session', async () => {
     const tap = await api('POST', '/hunt/tap', ctx.token);
     assert.equal(tap.status, 401, 'the token is dead');
     assert.deepEqual(ctx.pageErrors, [], 'no script error on the page');
+});
+
+step('below the top ten, the own row comes after a gap', async () => {
+    const { page } = ctx;
+    const hunt = 'crowd';
+
+    // ten players with a coin each, ahead of a newcomer with none
+    for (let i = 0; i < 10; i++) {
+        const j = await api('POST', `/hunt/session?player=p${i}&hunt=${hunt}`);
+        assert.equal(j.status, 201);
+        let t = { body: { score: 0 } };
+        for (let n = 0; t.body.score === 0 && n < 40; n++) {
+            t = await api('POST', '/hunt/tap', j.body.session);
+            assert.equal(t.status, 200);
+        }
+        assert.ok(t.body.score > 0, `p${i} found a coin`);
+    }
+
+    await page.fill('#player', 'zoe');
+    await page.fill('#hunt', hunt);
+    await page.tap('#join-button');
+    await waitForMyRow(page, 0);
+    const rows = await boardRows(page);
+    assert.equal(rows.length, 11);
+    assert.ok(rows.slice(0, 10).every((r) => !r[3] && r[1] !== 'zoe'));
+    assert.deepEqual(rows[10], ['11', 'zoe', '0', true]);
+    assert.equal(await page.$$eval('#board tr.gap', (t) => t.length), 1);
+    assert.equal(await page.textContent('#rank'), '#11');
+    assert.equal(await page.textContent('#board-hunt'), hunt);
 });
