@@ -121,7 +121,7 @@ async function startNginx() {
                             Buffer.concat(out).toString());
         }
     }
-    return { child, exited, base, out };
+    return { child, exited, base };
 }
 
 async function api(method, p, token) {
@@ -220,7 +220,8 @@ test.after(async () => {
 
 step('rivals play the seeded hunt through the API', async () => {
     for (const [name, taps] of RIVALS) {
-        const j = await api('POST', `/hunt/session?player=${name}&hunt=${HUNT}`);
+        const j = await api('POST',
+                            `/hunt/session?player=${name}&hunt=${HUNT}`);
         assert.equal(j.status, 201, `${name} joins`);
         let last;
         for (let i = 0; i < taps; i++) {
@@ -331,8 +332,9 @@ step('score and leaderboard follow the API', async () => {
     assert.equal(await page.getAttribute('#board tr.me', 'aria-current'),
                  'true');
 
-    // one frame of the animations, whenever the board caught up: the pop
-    // (if still there) half-way up, everything else at rest
+    // one frame, whenever the board caught up: the finger off the button,
+    // the pop (if still there) half-way up, everything else at rest
+    await page.tap('h1');
     await page.evaluate(() => document.getAnimations().forEach((a) => {
         if (a.animationName === 'pop') {
             a.pause();
