@@ -25,6 +25,10 @@ DEB_PACKAGES := nginx nginx-dev gcc make pkg-config libjemalloc-dev \
 	libluajit2-5.1-dev libhiredis-dev redis-server curl \
 	libtest-base-perl libipc-run-perl libhttp-message-perl liburi-perl \
 	libtext-diff-perl liblist-moreutils-perl gdb
+# the browser test of the demo page (t/browser/): Debian's Chromium, and
+# node with npm for playwright-core (Debian's nodejs and npm if none is there)
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+BROWSER_NPM := t/browser/node_modules/.package-lock.json
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
 
@@ -35,12 +39,20 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps bench-deps build run test bench install uninstall clean FORCE
+.PHONY: all deps bench-deps build run test test-browser bench install \
+	uninstall clean FORCE
 
 all: build
 
-deps:
-	@./tools/apt-ensure $(DEB_PACKAGES)
+deps: $(BROWSER_NPM)
+	@./tools/apt-ensure $(DEB_PACKAGES) $(BROWSER_PACKAGES)
+
+# npm ci only when the lock file changed since the last install
+$(BROWSER_NPM): t/browser/package.json t/browser/package-lock.json
+	@command -v npm >/dev/null || ./tools/apt-ensure nodejs npm
+	@echo "installing t/browser's npm packages (npm ci)"
+	@cd t/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null
+	@touch $@
 
 bench-deps: deps
 	@./tools/apt-ensure $(BENCH_PACKAGES)
@@ -102,6 +114,13 @@ test: deps
 	    TEST_NGINX_PORT=$$port TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$a \
 	    prove $$inc -r t/; \
 	done
+	@$(MAKE) -s test-browser
+
+# the demo page in headless Chromium, served as "make run" serves it
+test-browser: deps build
+	@echo "== the demo page in Chromium (t/browser/demo.test.js)"
+	@cd t/browser && COINHUNT_MODULE=$(MODULE) NGINX=$(NGINX) \
+	  node --test --test-reporter=spec demo.test.js
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
@@ -127,4 +146,4 @@ uninstall:
 	  systemctl daemon-reload; fi
 
 clean:
-	rm -rf $(BUILD) t/servroot*
+	rm -rf $(BUILD) t/servroot* t/browser/node_modules
