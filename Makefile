@@ -39,13 +39,17 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps bench-deps build run test test-browser bench install \
+.PHONY: all deps run-deps bench-deps build run test test-browser bench install \
 	uninstall clean FORCE
 
 all: build
 
+# everything the tests need; "make run" needs only the server's part
 deps: $(BROWSER_NPM)
 	@./tools/apt-ensure $(DEB_PACKAGES) $(BROWSER_PACKAGES)
+
+run-deps:
+	@./tools/apt-ensure $(DEB_PACKAGES)
 
 # npm ci only when the lock file changed since the last install
 $(BROWSER_NPM): t/browser/package.json t/browser/package-lock.json
@@ -89,7 +93,7 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 	@cp $(OBJS)/ngx_http_coinhunt_module.so $@.tmp && mv -f $@.tmp $@
 	@echo "built $@"
 
-run: deps build
+run: run-deps build
 	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
 
 # the whole suite against each allocator build ("make test ALLOCATOR=libc":
