@@ -6,13 +6,15 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_token.h"
 
 
 /*
  * A token is base64url(slot | generation | mac), 16 bytes in 22 characters:
  * the slot gives O(1) lookup, the generation refuses a reused or re-joined
- * slot, and the MAC is SipHash-2-4 keyed by the zone's key.
+ * slot, and the MAC is SipHash-2-4, keyed by the zone's key, of the slot,
+ * the generation, the hunt and the player.
  */
 
 
@@ -81,34 +83,55 @@ ngx_http_coinhunt_siphash(const u_char *key, const u_char *in, size_t len)
 }
 
 
-static void
-ngx_http_coinhunt_token_raw(const u_char *key, uint32_t slot, uint32_t gen,
-    u_char *raw)
+/*
+ * The MAC covers the slot and generation and the session's hunt and player:
+ * generations start again in a new zone (a restart, another node with the
+ * same coinhunt_secret), so slot and generation alone could name another
+ * player's session there.
+ */
+static uint64_t
+ngx_http_coinhunt_token_mac(const u_char *key, uint32_t slot, uint32_t gen,
+    ngx_str_t *hunt, ngx_str_t *player)
 {
-    int       i;
-    uint64_t  mac;
+    u_char      in[9 + 2 * NGX_HTTP_COINHUNT_NAME_MAX], *p;
+    size_t      hlen, plen;
+    ngx_uint_t  i;
+
+    hlen = ngx_min(hunt->len, NGX_HTTP_COINHUNT_NAME_MAX);
+    plen = ngx_min(player->len, NGX_HTTP_COINHUNT_NAME_MAX);
+
+    for (i = 0; i < 4; i++) {
+        in[i] = (u_char) (slot >> (8 * i));
+        in[4 + i] = (u_char) (gen >> (8 * i));
+    }
+
+    in[8] = (u_char) hlen;
+    p = ngx_cpymem(in + 9, hunt->data, hlen);
+    p = ngx_cpymem(p, player->data, plen);
+
+    return ngx_http_coinhunt_siphash(key, in, p - in);
+}
+
+
+void
+ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
+    ngx_str_t *hunt, ngx_str_t *player, u_char *out)
+{
+    u_char      raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
+    uint64_t    mac;
+    ngx_str_t   src, dst;
+    ngx_uint_t  i;
+
+    mac = ngx_http_coinhunt_token_mac(key, slot, gen, hunt, player);
 
     for (i = 0; i < 4; i++) {
         raw[i] = (u_char) (slot >> (8 * i));
         raw[4 + i] = (u_char) (gen >> (8 * i));
     }
 
-    mac = ngx_http_coinhunt_siphash(key, raw, 8);
-
     for (i = 0; i < 8; i++) {
         raw[8 + i] = (u_char) (mac >> (8 * i));
     }
-}
-
-
-void
-ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
-    u_char *out)
-{
-    u_char     raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
-    ngx_str_t  src, dst;
-
-    ngx_http_coinhunt_token_raw(key, slot, gen, raw);
 
     src.data = raw;
     src.len = sizeof(raw);
@@ -120,11 +143,11 @@ ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
 }
 
 
+/* the slot, generation and MAC of a well-formed token; NGX_DECLINED if not */
 ngx_int_t
-ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
-    uint32_t *slot, uint32_t *gen)
+ngx_http_coinhunt_token_decode(ngx_str_t *token, ngx_http_coinhunt_token_t *t)
 {
-    u_char       raw[16], expect[16], diff, bad, *p;
+    u_char       raw[16], bad, *p;
     uint32_t     bits;
     ngx_uint_t   i;
 
@@ -175,19 +198,30 @@ ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
         return NGX_DECLINED;
     }
 
-    *slot = (uint32_t) raw[0] | (uint32_t) raw[1] << 8
-            | (uint32_t) raw[2] << 16 | (uint32_t) raw[3] << 24;
-    *gen = (uint32_t) raw[4] | (uint32_t) raw[5] << 8
-           | (uint32_t) raw[6] << 16 | (uint32_t) raw[7] << 24;
+    t->slot = (uint32_t) raw[0] | (uint32_t) raw[1] << 8
+              | (uint32_t) raw[2] << 16 | (uint32_t) raw[3] << 24;
+    t->gen = (uint32_t) raw[4] | (uint32_t) raw[5] << 8
+             | (uint32_t) raw[6] << 16 | (uint32_t) raw[7] << 24;
+    t->mac = 0;
 
-    ngx_http_coinhunt_token_raw(key, *slot, *gen, expect);
-
-    /* constant time: no early exit on the first differing byte */
-    diff = 0;
-
-    for (i = 8; i < 16; i++) {
-        diff |= raw[i] ^ expect[i];
+    for (i = 0; i < 8; i++) {
+        t->mac |= (uint64_t) raw[8 + i] << (8 * i);
     }
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK if the token's MAC is that of the session of "hunt" and "player" */
+ngx_int_t
+ngx_http_coinhunt_token_verify(const u_char *key, ngx_http_coinhunt_token_t *t,
+    ngx_str_t *hunt, ngx_str_t *player)
+{
+    uint64_t  diff;
+
+    /* constant time: no early exit on the first differing bit */
+    diff = t->mac ^ ngx_http_coinhunt_token_mac(key, t->slot, t->gen, hunt,
+                                                player);
 
     return diff == 0 ? NGX_OK : NGX_DECLINED;
 }
