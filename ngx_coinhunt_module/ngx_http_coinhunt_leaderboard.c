@@ -436,7 +436,7 @@ ngx_http_coinhunt_leaderboard(ngx_http_request_t *r)
 
     /* with a session: "me", and the session's hunt by default */
     if (r->headers_in.authorization
-        || ngx_http_coinhunt_param(r, "session", &token) == NGX_OK)
+        || ngx_http_coinhunt_param(r, "session", &token) != NGX_DECLINED)
     {
         if (ngx_http_coinhunt_authorize(r, &t) != NGX_OK) {
             return ngx_http_coinhunt_rejected(r);

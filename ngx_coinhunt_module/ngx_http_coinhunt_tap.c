@@ -270,7 +270,8 @@ ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
 
     *value = strtod((char *) buf, &end);
 
-    if (*end != '\0' || !isfinite(*value) || buf[0] == ' ') {
+    /* a decoded NUL ends buf early: all of "s" must be the number */
+    if (end != (char *) buf + s.len || !isfinite(*value) || buf[0] == ' ') {
         goto invalid;
     }
 
