@@ -159,7 +159,7 @@ subtest 'tap-rate abuse: 429 with Retry-After, then recovery' => sub {
             like $b, qr/"score":$ok,"taps":$ok,/, "tap $ok credited once";
         } else {
             $limited++;
-            is $st, 429, '429';
+            is $st, 429, 'refused with 429';
             is $b, qq({"error":"rate_limited","message":"the session taps faster than coinhunt_tap_rate allows"}\n), 'rate_limited';
             like $h->{'retry-after'}, qr/^[1-9]\d*$/, 'Retry-After';
         }
