@@ -245,4 +245,24 @@ subtest 'a token from before a restart' => sub {
     $a->stop;
 };
 
+# rotating coinhunt_secret: a reload with a new secret kills every live
+# token at once; the sessions stay, and a re-join hands out a new token
+subtest 'a token minted before coinhunt_secret was rotated' => sub {
+    my $a = start();
+    my $t = join_token($a, 'alice');
+    req($a, POST => "/hunt/tap?session=$t") for 1 .. 2;
+    (my $rotated = $conf) =~ s/\Q$secret\E/rotated-secret-0123456789/;
+    $a->reload(conf => $rotated);
+    my ($st, undef, $body) = req($a, @{ tap_req($t) });
+    is $st, 401, 'the old token: 401';
+    is $body, $not_valid, 'not valid';
+    my (undef, undef, $j) = req($a, POST => '/hunt/session?player=alice');
+    like $j, qr/"player":"alice","hunt":"default","score":2,"taps":2,/,
+         're-join: the same session, score kept';
+    my ($t2) = $j =~ /"session":"([^"]{22})"/;
+    like((req($a, @{ tap_req($t2) }))[2], qr/"score":3,"taps":3,/,
+         'the new token taps');
+    $a->stop;
+};
+
 done_testing;
