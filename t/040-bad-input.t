@@ -212,6 +212,14 @@ my ($st, undef, $b) = req($n, POST => "/hunt/tap?session=$t&seq=11");
 is $st, 200, 'the session still taps';
 is $b, qq({"coin":{"value":1,"kind":"coin"},"score":2,"taps":2,"coins":2}\n),
    'with its state as it was';
+# names match in any case, in the body as in the query
+($st, undef, $b) = req($n, POST => '/hunt/tap', headers => $form,
+                       body => "SESSION=$t&Seq=12");
+is $b, qq({"coin":{"value":1,"kind":"coin"},"score":3,"taps":3,"coins":3}\n),
+   'body names match in any case';
+($st, undef, $b) = req($n, POST => '/hunt/tap', headers => $form,
+                       body => "session=$t&seq=12");
+is $st, 409, 'so Seq=12 was the seq';
 unlike $n->error_log, qr/\[(alert|crit|emerg)\]/, 'no alert in error.log';
 
 $n->stop;
