@@ -222,7 +222,7 @@ subtest 'a token from another node with the same secret' => sub {
     @CoinhuntInput::TOKENS = ($other);
     my $before = snapshot($b);
     my ($st, undef, $body) = req($b, @{ tap_req($t) });
-    is $st, 401, '401';
+    is $st, 401, 'refused with 401';
     is $body, $not_valid, 'not valid';
     is snapshot($b), $before, "mallory's session untouched";
     $a->stop;

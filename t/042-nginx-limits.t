@@ -48,7 +48,7 @@ subtest 'joins past the burst: 429 JSON, nothing joined' => sub {
     }
     # burst=20 plus what 10r/m refilled meanwhile (nothing on a fast run)
     ok @ok >= 21 && @ok < 40, scalar(@ok) . ' joins, then refused';
-    is $st, 429, '429';
+    is $st, 429, 'refused with 429';
     is $b, $limited, 'JSON';
     is $h->{'content-type'}, 'application/json', 'application/json';
     is $h->{'retry-after'}, 6, 'Retry-After';
@@ -63,7 +63,7 @@ subtest 'a body over client_max_body_size: 413 JSON' => sub {
     my $before = snapshot($n);
     my ($st, $h, $b) = req($n, POST => '/hunt/tap', body => 'x' x 9000,
         headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
-    is $st, 413, '413';
+    is $st, 413, 'refused with 413';
     is $b, qq({"error":"body_too_large","message":"the request body is over the limit"}\n), 'JSON';
     is snapshot($n), $before, 'nothing changed';
 };
