@@ -26,6 +26,10 @@ static ngx_int_t ngx_http_coinhunt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
+#define ngx_http_coinhunt_hex(c)                                              \
+    (((c) >= '0' && (c) <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+
+
 static ngx_http_variable_t  ngx_http_coinhunt_vars[] = {
 
     { ngx_string("coinhunt_player"), NULL, ngx_http_coinhunt_variable,
@@ -191,8 +195,9 @@ ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
             p++;
         }
 
+        /* names as ngx_http_arg() matches them in the query: any case */
         if ((size_t) (p - start) > len
-            && ngx_strncmp(start, name, len) == 0
+            && ngx_strncasecmp(start, (u_char *) name, len) == 0
             && start[len] == '=')
         {
             value->data = start + len + 1;
@@ -234,6 +239,21 @@ ngx_http_coinhunt_param(ngx_http_request_t *r, char *name, ngx_str_t *value)
     {
         *value = raw;
         return NGX_OK;
+    }
+
+    /* ngx_unescape_uri() drops a bad escape: "a%zz" would be "azz" */
+    for (src = raw.data; src < raw.data + raw.len; src++) {
+        if (*src == '%'
+            && (raw.data + raw.len - src < 3
+                || !ngx_http_coinhunt_hex(src[1])
+                || !ngx_http_coinhunt_hex(src[2])))
+        {
+            (void) ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST,
+                                            "bad_request",
+                                            "\"%s\" has a bad %%-escape",
+                                            name);
+            return NGX_ERROR;
+        }
     }
 
     dst = ngx_pnalloc(r->pool, raw.len);
@@ -341,7 +361,8 @@ ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name, int64_t min,
     }
 
     for (n = 0; p < s.data + s.len; p++) {
-        if (*p < '0' || *p > '9') {
+        /* 19 digits can pass INT64_MAX: stop before the overflow */
+        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
             goto invalid;
         }
 
@@ -370,6 +391,7 @@ invalid:
 ngx_int_t
 ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
 {
+    ngx_int_t   rc;
     ngx_str_t  *auth;
 
     if (r->headers_in.authorization) {
@@ -399,8 +421,11 @@ ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
         return NGX_OK;
     }
 
-    if (ngx_http_coinhunt_param(r, "session", token) == NGX_OK) {
-        return NGX_OK;
+    rc = ngx_http_coinhunt_param(r, "session", token);
+
+    if (rc != NGX_DECLINED) {
+        /* NGX_ERROR: a bad escape, already rejected */
+        return rc;
     }
 
     return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",

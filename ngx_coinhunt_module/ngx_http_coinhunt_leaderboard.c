@@ -410,11 +410,11 @@ static ngx_int_t
 ngx_http_coinhunt_leaderboard(ngx_http_request_t *r)
 {
     int64_t                         top;
-    uint32_t                        index, gen;
     ngx_int_t                       rc;
     ngx_str_t                       hunt, deflt, token;
     ngx_http_coinhunt_me_t          me;
     ngx_http_coinhunt_slot_t       *slot;
+    ngx_http_coinhunt_token_t       t;
     ngx_http_coinhunt_shctx_t      *sh;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
@@ -432,24 +432,22 @@ ngx_http_coinhunt_leaderboard(ngx_http_request_t *r)
 
     ngx_memzero(&me, sizeof(ngx_http_coinhunt_me_t));
     deflt = ngx_http_coinhunt_default_board;
-    index = 0;
+    t.slot = 0;
 
     /* with a session: "me", and the session's hunt by default */
     if (r->headers_in.authorization
-        || ngx_http_coinhunt_param(r, "session", &token) == NGX_OK)
+        || ngx_http_coinhunt_param(r, "session", &token) != NGX_DECLINED)
     {
-        if (ngx_http_coinhunt_authorize(r, &index, &gen) != NGX_OK) {
+        if (ngx_http_coinhunt_authorize(r, &t) != NGX_OK) {
             return ngx_http_coinhunt_rejected(r);
         }
 
-        slot = ngx_http_coinhunt_session_lock(sh, index, gen,
-                                              ngx_http_coinhunt_now_ms()
-                                              - (int64_t) cmcf->session_ttl);
+        slot = ngx_http_coinhunt_authorized_lock(r, &t,
+                                                 ngx_http_coinhunt_now_ms()
+                                                 - (int64_t)
+                                                   cmcf->session_ttl);
         if (slot == NULL) {
-            return ngx_http_coinhunt_error(r, NGX_HTTP_UNAUTHORIZED,
-                                           "unauthorized",
-                                           "the session has ended or "
-                                           "expired");
+            return ngx_http_coinhunt_rejected(r);
         }
 
         deflt = ngx_http_coinhunt_hunt_name(sh, slot->hunt);
@@ -489,7 +487,7 @@ ngx_http_coinhunt_leaderboard(ngx_http_request_t *r)
     }
 
     return ngx_http_coinhunt_local_board(r, &hunt, (ngx_uint_t) top, &me,
-                                         index);
+                                         t.slot);
 }
 
 

@@ -41,6 +41,8 @@ static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
     int fn, ngx_http_coinhunt_session_t *s, int arg, int nresults,
     const char *hook);
 static const char *ngx_http_coinhunt_lua_error(lua_State *L);
+static void ngx_http_coinhunt_lua_rawfield(lua_State *L, int index,
+    const char *name);
 
 
 ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
@@ -208,7 +210,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
         goto invalid;
     }
 
-    lua_getfield(L, -1, "on_tap");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_tap");
 
     if (!lua_isfunction(L, -1)) {
         msg = "returns a table without an on_tap function";
@@ -217,7 +219,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "on_join");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_join");
 
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
         msg = "has an on_join that is not a function";
@@ -226,7 +228,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "on_expire");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_expire");
 
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
         msg = "has an on_expire that is not a function";
@@ -235,7 +237,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_http_coinhunt_rules_t *rules,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "fields");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "fields");
 
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -423,11 +425,11 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
             return NGX_ERROR;
         }
 
-        lua_getfield(L, -1, "on_tap");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_tap");
         rules[i]->on_tap = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getfield(L, -1, "on_join");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_join");
         rules[i]->on_join = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getfield(L, -1, "on_expire");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_expire");
         rules[i]->on_expire = luaL_ref(L, LUA_REGISTRYINDEX);
 
         lua_pop(L, 1);
@@ -593,7 +595,7 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
         break;
 
     case LUA_TTABLE:
-        lua_getfield(L, 2, "value");
+        ngx_http_coinhunt_lua_rawfield(L, 2, "value");
 
         if (lua_type(L, -1) != LUA_TNUMBER) {
             msg = "returned a coin whose value is not a number";
@@ -602,7 +604,7 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 
         value = lua_tonumber(L, -1);
 
-        lua_getfield(L, 2, "kind");
+        ngx_http_coinhunt_lua_rawfield(L, 2, "kind");
 
         if (lua_isnil(L, -1)) {
             kind = NULL;
@@ -703,3 +705,17 @@ ngx_http_coinhunt_lua_error(lua_State *L)
 }
 
 
+/*
+ * t[name] without metamethods: outside lua_pcall() an __index that raises
+ * would panic the VM and abort the worker.
+ */
+static void
+ngx_http_coinhunt_lua_rawfield(lua_State *L, int index, const char *name)
+{
+    if (index < 0) {
+        index = lua_gettop(L) + index + 1;
+    }
+
+    lua_pushstring(L, name);
+    lua_rawget(L, index);
+}

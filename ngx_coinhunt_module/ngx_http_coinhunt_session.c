@@ -207,9 +207,11 @@ ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
 {
     u_char                         *p, *last;
     int64_t                         ttl;
+    ngx_str_t                       hunt;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    hunt = ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_sh, s->hunt);
 
     if (ngx_http_coinhunt_log_session(r, s) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -223,7 +225,8 @@ ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
     ttl = ngx_http_coinhunt_session_expires(cmcf, s, now);
 
     last = ngx_cpymem(p, "{\"session\":\"", 12);
-    ngx_http_coinhunt_token_encode(cmcf->key, s->index, s->gen, last);
+    ngx_http_coinhunt_token_encode(cmcf->key, s->index, s->gen, &hunt,
+                                   &s->player, last);
     last += NGX_HTTP_COINHUNT_TOKEN_LEN;
     last = ngx_cpymem(last, "\",", 2);
     last = ngx_http_coinhunt_state_json(last, s);
@@ -234,25 +237,20 @@ ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
 
 
 /*
- * The session a request's token names, if the token is genuine and the
- * session is live; otherwise a rejection is recorded.
+ * The slot and generation a request's token names, if it has a well-formed
+ * one; otherwise a rejection is recorded.
  */
 ngx_int_t
-ngx_http_coinhunt_authorize(ngx_http_request_t *r, uint32_t *index,
-    uint32_t *gen)
+ngx_http_coinhunt_authorize(ngx_http_request_t *r,
+    ngx_http_coinhunt_token_t *t)
 {
-    ngx_str_t                       token;
-    ngx_http_coinhunt_main_conf_t  *cmcf;
+    ngx_str_t  token;
 
     if (ngx_http_coinhunt_token_param(r, &token) != NGX_OK) {
         return NGX_DECLINED;
     }
 
-    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
-
-    if (ngx_http_coinhunt_token_decode(cmcf->key, &token, index, gen)
-        != NGX_OK)
-    {
+    if (ngx_http_coinhunt_token_decode(&token, t) != NGX_OK) {
         return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
                                         "unauthorized",
                                         "the session token is not valid");
@@ -262,13 +260,57 @@ ngx_http_coinhunt_authorize(ngx_http_request_t *r, uint32_t *index,
 }
 
 
+/*
+ * The slot of the session a decoded token names, locked, if the session is
+ * live and the token's MAC is its own; otherwise NULL and a rejection.
+ */
+ngx_http_coinhunt_slot_t *
+ngx_http_coinhunt_authorized_lock(ngx_http_request_t *r,
+    ngx_http_coinhunt_token_t *t, int64_t idle_before)
+{
+    ngx_str_t                       hunt, player;
+    ngx_http_coinhunt_slot_t       *slot;
+    ngx_http_coinhunt_shctx_t      *sh;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
+    sh = ngx_http_coinhunt_sh;
+
+    slot = ngx_http_coinhunt_session_lock(sh, t->slot, t->gen, idle_before);
+
+    if (slot == NULL) {
+        (void) ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                        "unauthorized",
+                                        "the session has ended or expired");
+        return NULL;
+    }
+
+    hunt = ngx_http_coinhunt_hunt_name(sh, slot->hunt);
+    player.data = slot->player;
+    player.len = slot->player_len;
+
+    if (ngx_http_coinhunt_token_verify(cmcf->key, t, &hunt, &player)
+        != NGX_OK)
+    {
+        ngx_http_coinhunt_unlock(&slot->lock);
+
+        (void) ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
+                                        "unauthorized",
+                                        "the session token is not valid");
+        return NULL;
+    }
+
+    return slot;
+}
+
+
 static ngx_int_t
 ngx_http_coinhunt_end(ngx_http_request_t *r)
 {
     u_char                         *p, *last;
     int64_t                         now;
-    uint32_t                        index, gen;
     ngx_http_coinhunt_ctx_t        *ctx;
+    ngx_http_coinhunt_token_t       t;
     ngx_http_coinhunt_slot_t       *slot;
     ngx_http_coinhunt_shctx_t      *sh;
     ngx_http_coinhunt_session_t     s;
@@ -277,22 +319,24 @@ ngx_http_coinhunt_end(ngx_http_request_t *r)
     cmcf = ngx_http_get_module_main_conf(r, ngx_http_coinhunt_module);
     sh = ngx_http_coinhunt_sh;
 
-    if (ngx_http_coinhunt_authorize(r, &index, &gen) != NGX_OK) {
+    if (ngx_http_coinhunt_authorize(r, &t) != NGX_OK) {
         return ngx_http_coinhunt_rejected(r);
     }
 
     now = ngx_http_coinhunt_now_ms();
 
     /* an expired session the sweeper has not reached yet is gone too */
-    slot = ngx_http_coinhunt_session_lock(sh, index, gen,
-                                          now - (int64_t) cmcf->session_ttl);
-    if (slot) {
-        ngx_http_coinhunt_unlock(&slot->lock);
+    slot = ngx_http_coinhunt_authorized_lock(r, &t,
+                                             now
+                                             - (int64_t) cmcf->session_ttl);
+    if (slot == NULL) {
+        return ngx_http_coinhunt_rejected(r);
     }
 
-    if (slot == NULL
-        || ngx_http_coinhunt_session_retire(sh, index, gen, INT64_MAX, &s)
-           != NGX_OK)
+    ngx_http_coinhunt_unlock(&slot->lock);
+
+    if (ngx_http_coinhunt_session_retire(sh, t.slot, t.gen, INT64_MAX, &s)
+        != NGX_OK)
     {
         return ngx_http_coinhunt_error(r, NGX_HTTP_UNAUTHORIZED,
                                        "unauthorized",

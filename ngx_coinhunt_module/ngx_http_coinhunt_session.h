@@ -17,7 +17,9 @@
 ngx_int_t ngx_http_coinhunt_session_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_end_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_authorize(ngx_http_request_t *r,
-    uint32_t *index, uint32_t *gen);
+    ngx_http_coinhunt_token_t *t);
+ngx_http_coinhunt_slot_t *ngx_http_coinhunt_authorized_lock(
+    ngx_http_request_t *r, ngx_http_coinhunt_token_t *t, int64_t idle_before);
 ngx_http_coinhunt_ctx_t *ngx_http_coinhunt_log_session(ngx_http_request_t *r,
     ngx_http_coinhunt_session_t *s);
 u_char *ngx_http_coinhunt_state_json(u_char *p, ngx_http_coinhunt_session_t *s);

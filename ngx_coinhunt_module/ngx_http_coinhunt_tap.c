@@ -53,20 +53,20 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
 {
     u_char                         *p, *last;
     int64_t                         now, seq, excess, elapsed;
-    uint32_t                        index, gen;
     ngx_int_t                       rc;
     ngx_uint_t                      tries;
     ngx_http_coinhunt_tap_t         tap;
     ngx_http_coinhunt_ctx_t        *ctx;
     ngx_http_coinhunt_coin_t        coin;
     ngx_http_coinhunt_slot_t       *slot;
+    ngx_http_coinhunt_token_t       t;
     ngx_http_coinhunt_shctx_t      *sh;
     ngx_http_coinhunt_session_t     s;
     ngx_http_coinhunt_counters_t   *row;
     ngx_http_coinhunt_loc_conf_t   *clcf;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
-    if (ngx_http_coinhunt_authorize(r, &index, &gen) != NGX_OK) {
+    if (ngx_http_coinhunt_authorize(r, &t) != NGX_OK) {
         return ngx_http_coinhunt_rejected(r);
     }
 
@@ -97,11 +97,11 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
 
     for (tries = 0; tries < NGX_HTTP_COINHUNT_TAP_TRIES; tries++) {
 
-        slot = ngx_http_coinhunt_session_lock(sh, index, gen,
-                                              now - (int64_t)
-                                                    cmcf->session_ttl);
+        slot = ngx_http_coinhunt_authorized_lock(r, &t,
+                                                 now - (int64_t)
+                                                       cmcf->session_ttl);
         if (slot == NULL) {
-            goto gone;
+            return ngx_http_coinhunt_rejected(r);
         }
 
         if (seq && seq <= slot->seq) {
@@ -145,7 +145,7 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
                                            "the hunt's on_tap rule failed");
         }
 
-        slot = ngx_http_coinhunt_session_lock(sh, index, gen,
+        slot = ngx_http_coinhunt_session_lock(sh, t.slot, t.gen,
                                               now - (int64_t)
                                                     cmcf->session_ttl);
         if (slot == NULL) {
@@ -270,7 +270,8 @@ ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
 
     *value = strtod((char *) buf, &end);
 
-    if (*end != '\0' || !isfinite(*value) || buf[0] == ' ') {
+    /* a decoded NUL ends buf early: all of "s" must be the number */
+    if (end != (char *) buf + s.len || !isfinite(*value) || buf[0] == ' ') {
         goto invalid;
     }
 

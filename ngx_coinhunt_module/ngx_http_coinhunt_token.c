@@ -6,13 +6,15 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_token.h"
 
 
 /*
  * A token is base64url(slot | generation | mac), 16 bytes in 22 characters:
  * the slot gives O(1) lookup, the generation refuses a reused or re-joined
- * slot, and the MAC is SipHash-2-4 keyed by the zone's key.
+ * slot, and the MAC is SipHash-2-4, keyed by the zone's key, of the slot,
+ * the generation, the hunt and the player.
  */
 
 
@@ -81,39 +83,53 @@ ngx_http_coinhunt_siphash(const u_char *key, const u_char *in, size_t len)
 }
 
 
-/* the MAC of the token's first 8 bytes, the slot and generation (LE) */
+/*
+ * The MAC covers the slot and generation and the session's hunt and player:
+ * generations start again in a new zone (a restart, another node with the
+ * same coinhunt_secret), so slot and generation alone could name another
+ * player's session there.
+ */
 static uint64_t
-ngx_http_coinhunt_token_mac(const u_char *key, uint64_t word)
+ngx_http_coinhunt_token_mac(const u_char *key, uint32_t slot, uint32_t gen,
+    ngx_str_t *hunt, ngx_str_t *player)
 {
-    u_char  raw[8];
+    u_char      in[9 + 2 * NGX_HTTP_COINHUNT_NAME_MAX], *p;
+    size_t      hlen, plen;
+    ngx_uint_t  i;
 
-    raw[0] = (u_char) word;
-    raw[1] = (u_char) (word >> 8);
-    raw[2] = (u_char) (word >> 16);
-    raw[3] = (u_char) (word >> 24);
-    raw[4] = (u_char) (word >> 32);
-    raw[5] = (u_char) (word >> 40);
-    raw[6] = (u_char) (word >> 48);
-    raw[7] = (u_char) (word >> 56);
+    hlen = ngx_min(hunt->len, NGX_HTTP_COINHUNT_NAME_MAX);
+    plen = ngx_min(player->len, NGX_HTTP_COINHUNT_NAME_MAX);
 
-    return ngx_http_coinhunt_siphash(key, raw, 8);
+    for (i = 0; i < 4; i++) {
+        in[i] = (u_char) (slot >> (8 * i));
+        in[4 + i] = (u_char) (gen >> (8 * i));
+    }
+
+    in[8] = (u_char) hlen;
+    p = ngx_cpymem(in + 9, hunt->data, hlen);
+    p = ngx_cpymem(p, player->data, plen);
+
+    return ngx_http_coinhunt_siphash(key, in, p - in);
 }
 
 
 void
 ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
-    u_char *out)
+    ngx_str_t *hunt, ngx_str_t *player, u_char *out)
 {
     u_char      raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
-    uint64_t    word, mac;
+    uint64_t    mac;
     ngx_str_t   src, dst;
     ngx_uint_t  i;
 
-    word = (uint64_t) slot | (uint64_t) gen << 32;
-    mac = ngx_http_coinhunt_token_mac(key, word);
+    mac = ngx_http_coinhunt_token_mac(key, slot, gen, hunt, player);
+
+    for (i = 0; i < 4; i++) {
+        raw[i] = (u_char) (slot >> (8 * i));
+        raw[4 + i] = (u_char) (gen >> (8 * i));
+    }
 
     for (i = 0; i < 8; i++) {
-        raw[i] = (u_char) (word >> (8 * i));
         raw[8 + i] = (u_char) (mac >> (8 * i));
     }
 
@@ -127,7 +143,7 @@ ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
 }
 
 
-/* base64 yields the bytes big-endian; the words are little-endian */
+/* base64 yields the bytes big-endian; the token's words are little-endian */
 static uint64_t
 ngx_http_coinhunt_swap64(uint64_t w)
 {
@@ -138,12 +154,12 @@ ngx_http_coinhunt_swap64(uint64_t w)
 }
 
 
+/* the slot, generation and MAC of a well-formed token; NGX_DECLINED if not */
 ngx_int_t
-ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
-    uint32_t *slot, uint32_t *gen)
+ngx_http_coinhunt_token_decode(ngx_str_t *token, ngx_http_coinhunt_token_t *t)
 {
     u_char       c, bad, *p;
-    uint64_t     head, tail, word;
+    uint64_t     head, tail;
     ngx_uint_t   i;
 
     static const u_char  value[256] = {
@@ -205,12 +221,26 @@ ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
         return NGX_DECLINED;
     }
 
-    word = ngx_http_coinhunt_swap64(head);
+    head = ngx_http_coinhunt_swap64(head);
 
-    *slot = (uint32_t) word;
-    *gen = (uint32_t) (word >> 32);
+    t->slot = (uint32_t) head;
+    t->gen = (uint32_t) (head >> 32);
+    t->mac = ngx_http_coinhunt_swap64(tail);
 
-    /* one comparison of the whole MAC: constant time */
-    return ngx_http_coinhunt_swap64(tail)
-           == ngx_http_coinhunt_token_mac(key, word) ? NGX_OK : NGX_DECLINED;
+    return NGX_OK;
+}
+
+
+/* NGX_OK if the token's MAC is that of the session of "hunt" and "player" */
+ngx_int_t
+ngx_http_coinhunt_token_verify(const u_char *key, ngx_http_coinhunt_token_t *t,
+    ngx_str_t *hunt, ngx_str_t *player)
+{
+    uint64_t  diff;
+
+    /* constant time: no early exit on the first differing bit */
+    diff = t->mac ^ ngx_http_coinhunt_token_mac(key, t->slot, t->gen, hunt,
+                                                player);
+
+    return diff == 0 ? NGX_OK : NGX_DECLINED;
 }

@@ -17,12 +17,22 @@
 #define NGX_HTTP_COINHUNT_TOKEN_LEN    22
 
 
+/* a decoded token; its MAC also covers the session's hunt and player */
+typedef struct {
+    uint32_t                       slot;
+    uint32_t                       gen;
+    uint64_t                       mac;
+} ngx_http_coinhunt_token_t;
+
+
 uint64_t ngx_http_coinhunt_siphash(const u_char *key, const u_char *in,
     size_t len);
 void ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot,
-    uint32_t gen, u_char *out);
-ngx_int_t ngx_http_coinhunt_token_decode(const u_char *key, ngx_str_t *token,
-    uint32_t *slot, uint32_t *gen);
+    uint32_t gen, ngx_str_t *hunt, ngx_str_t *player, u_char *out);
+ngx_int_t ngx_http_coinhunt_token_decode(ngx_str_t *token,
+    ngx_http_coinhunt_token_t *t);
+ngx_int_t ngx_http_coinhunt_token_verify(const u_char *key,
+    ngx_http_coinhunt_token_t *t, ngx_str_t *hunt, ngx_str_t *player);
 
 
 #endif /* _NGX_HTTP_COINHUNT_TOKEN_H_INCLUDED_ */

@@ -71,7 +71,7 @@ qr/\A$re/ms
 >>> rules.lua
 return { on_tap = function(s) if s.taps < 3 then return 5 end end }
 --- request eval
-["POST /hunt/session?player=m", ("POST /hunt/tap?session=" . main::tok(0, 1)) x 4,
+["POST /hunt/session?player=m", ("POST /hunt/tap?session=" . main::tok(0, 1, 'm')) x 4,
  "GET /hunt/metrics", "GET /hunt/metrics", "GET /hunt/metrics",
  "GET /hunt/metrics"]
 --- error_code eval

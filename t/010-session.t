@@ -31,7 +31,7 @@ POST /hunt/session?player=alice&hunt=spring
 --- response_headers
 Content-Type: application/json
 --- response_body eval
-'{"session":"' . main::tok(0, 1) . '","player":"alice","hunt":"spring",'
+'{"session":"' . main::tok(0, 1, 'alice', 'spring') . '","player":"alice","hunt":"spring",'
 . '"score":0,"taps":0,"coins":0,"expires_in":600}' . "\n"
 --- no_error_log
 [error]
@@ -87,22 +87,22 @@ return { on_tap = function(s, tap) return { value = 1, kind = "coin" } end }
 --- request eval
 [
 "POST /hunt/session?player=alice",
-"POST /hunt/tap?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
 "POST /hunt/session?player=alice",
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 2),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(0, 2, 'alice'),
 "POST /hunt/session?player=bob",
 ]
 --- error_code eval
 [201, 200, 201, 401, 200, 201]
 --- response_body eval
 [
-'{"session":"' . main::tok(0, 1) . '","player":"alice","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(0, 1, 'alice') . '","player":"alice","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
 '{"coin":{"value":1,"kind":"coin"},"score":1,"taps":1,"coins":1}' . "\n",
-'{"session":"' . main::tok(0, 2) . '","player":"alice","hunt":"default","score":1,"taps":1,"coins":1,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(0, 2, 'alice') . '","player":"alice","hunt":"default","score":1,"taps":1,"coins":1,"expires_in":1800}' . "\n",
 '{"error":"unauthorized","message":"the session has ended or expired"}' . "\n",
 '{"coin":{"value":1,"kind":"coin"},"score":2,"taps":2,"coins":2}' . "\n",
-'{"session":"' . main::tok(1, 1) . '","player":"bob","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(1, 1, 'bob') . '","player":"bob","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
 ]
 
 
@@ -119,9 +119,9 @@ return { on_tap = function(s, tap) return { value = 1, kind = "coin" } end }
 --- error_code eval
 [201, 201, 201]
 --- response_body_like eval
-[qr/"session":"\Q${\ main::tok(0, 1)}\E","player":"p","hunt":"a"/,
- qr/"session":"\Q${\ main::tok(1, 1)}\E","player":"p","hunt":"b"/,
- qr/"session":"\Q${\ main::tok(0, 2)}\E","player":"p","hunt":"a"/]
+[qr/"session":"\Q${\ main::tok(0, 1, 'p', 'a')}\E","player":"p","hunt":"a"/,
+ qr/"session":"\Q${\ main::tok(1, 1, 'p', 'b')}\E","player":"p","hunt":"b"/,
+ qr/"session":"\Q${\ main::tok(0, 2, 'p', 'a')}\E","player":"p","hunt":"a"/]
 
 
 
@@ -140,16 +140,16 @@ return { on_tap = function(s, tap) return { value = 2, kind = "silver" } end }
 --- request eval
 [
 "POST /hunt/session?player=carol&hunt=x",
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"DELETE /hunt/end?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/end?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'carol', 'x'),
+"DELETE /hunt/end?session=" . main::tok(0, 1, 'carol', 'x'),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'carol', 'x'),
+"POST /hunt/end?session=" . main::tok(0, 1, 'carol', 'x'),
 ]
 --- error_code eval
 [201, 200, 200, 401, 401]
 --- response_body eval
 [
-'{"session":"' . main::tok(0, 1) . '","player":"carol","hunt":"x","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(0, 1, 'carol', 'x') . '","player":"carol","hunt":"x","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
 '{"coin":{"value":2,"kind":"silver"},"score":2,"taps":1,"coins":1}' . "\n",
 '{"ended":true,"player":"carol","hunt":"x","score":2,"taps":1,"coins":1}' . "\n",
 '{"error":"unauthorized","message":"the session has ended or expired"}' . "\n",
@@ -240,10 +240,11 @@ return { on_tap = function(s, tap) end }
 >>> one.lua
 return { on_tap = function(s, tap) return { value = 1 } end }
 --- request eval
-my $good = main::tok(0, 1);
+my $good = main::tok(0, 1, 'dave');
+# the 6th character holds slot and generation bits: no such live session
 (my $altered = $good) =~ s/^(.{5})(.)/$1 . ($2 eq 'A' ? 'B' : 'A')/e;
 (my $alias = $good) =~ s/.$/ chr(ord($&) + 1) /e;
-my $forged = Coinhunt::token('another-secret-of-16', 0, 1);
+my $forged = Coinhunt::token('another-secret-of-16', 0, 1, 'dave');
 [
 "POST /hunt/session?player=dave",
 "POST /hunt/tap",
@@ -252,9 +253,9 @@ my $forged = Coinhunt::token('another-secret-of-16', 0, 1);
 "POST /hunt/tap?session=" . $altered,
 "POST /hunt/tap?session=" . $alias,
 "POST /hunt/tap?session=" . $forged,
-"POST /hunt/tap?session=" . main::tok(0, 2),
-"POST /hunt/tap?session=" . main::tok(7, 1),
-"POST /hunt/tap?session=" . main::tok(4000000000, 1),
+"POST /hunt/tap?session=" . main::tok(0, 2, 'dave'),
+"POST /hunt/tap?session=" . main::tok(7, 1, 'dave'),
+"POST /hunt/tap?session=" . main::tok(4000000000, 1, 'dave'),
 "POST /hunt/tap?session=!!!!!!!!!!!!!!!!!!!!!!",
 "POST /hunt/tap?session=" . $good,
 ]
@@ -266,7 +267,7 @@ qr/"session"/,
 qr/^\{"error":"unauthorized","message":"a session token is required/,
 qr/^\{"error":"unauthorized","message":"the session token is not valid"\}$/,
 qr/^\{"error":"unauthorized","message":"the session token is not valid"\}$/,
-qr/^\{"error":"unauthorized","message":"the session token is not valid"\}$/,
+qr/^\{"error":"unauthorized","message":"the session has ended or expired"\}$/,
 qr/^\{"error":"unauthorized","message":"the session token is not valid"\}$/,
 qr/^\{"error":"unauthorized","message":"the session token is not valid"\}$/,
 qr/^\{"error":"unauthorized","message":"the session has ended or expired"\}$/,
@@ -292,8 +293,8 @@ return { on_tap = function(s, tap) end }
 --- pipelined_requests eval
 ["POST /hunt/session?player=erin", "POST /hunt/tap", "POST /hunt/tap"]
 --- more_headers eval
-["", "Authorization: Bearer " . main::tok(0, 1),
- "Authorization: Basic " . main::tok(0, 1)]
+["", "Authorization: Bearer " . main::tok(0, 1, 'erin'),
+ "Authorization: Basic " . main::tok(0, 1, 'erin')]
 --- error_code eval
 [201, 200, 401]
 --- response_body_like eval

@@ -58,7 +58,7 @@ sub main::tok { Coinhunt::token('coinhunt-test-secret', @_) }
 sub main::taps {
     my @q = @_;
     return ["POST /hunt/session?player=tapper&hunt=cave",
-            map { "POST /hunt/tap?session=" . main::tok(0, 1) . $_ } @q];
+            map { "POST /hunt/tap?session=" . main::tok(0, 1, 'tapper', 'cave') . $_ } @q];
 }
 
 __DATA__
@@ -423,5 +423,5 @@ return {
 [500, 201, 200]
 --- response_body_like eval
 [qr/^\{"error":"rule_error","message":"the hunt's on_join rule failed"\}$/,
- qr/"session":"\Q${\ main::tok(0, 1)}\E","player":"trent"/,
+ qr/"session":"\Q${\ main::tok(0, 1, 'trent')}\E","player":"trent"/,
  qr/coinhunt_sessions 1\n/]

@@ -42,25 +42,25 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 "POST /hunt/session?player=bob",
 "POST /hunt/session?player=carol",
 "POST /hunt/session?player=dave",
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(1, 1),
-"POST /hunt/tap?session=" . main::tok(1, 1),
-"POST /hunt/tap?session=" . main::tok(2, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob'),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob'),
+"POST /hunt/tap?session=" . main::tok(2, 1, 'carol'),
 "GET /hunt/leaderboard",
 "GET /hunt/leaderboard?top=2",
 "GET /hunt/leaderboard?top=100&hunt=default",
-"POST /hunt/tap?session=" . main::tok(1, 1),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob'),
 "GET /hunt/leaderboard?top=1",
 ]
 --- error_code eval
 [201, 201, 201, 201, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body eval
 [
-'{"session":"' . main::tok(0, 1) . '","player":"alice","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
-'{"session":"' . main::tok(1, 1) . '","player":"bob","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
-'{"session":"' . main::tok(2, 1) . '","player":"carol","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
-'{"session":"' . main::tok(3, 1) . '","player":"dave","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(0, 1, 'alice') . '","player":"alice","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(1, 1, 'bob') . '","player":"bob","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(2, 1, 'carol') . '","player":"carol","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(3, 1, 'dave') . '","player":"dave","hunt":"default","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
 '{"coin":{"value":5,"kind":"gold"},"score":5,"taps":1,"coins":1}' . "\n",
 '{"coin":{"value":5,"kind":"gold"},"score":10,"taps":2,"coins":2}' . "\n",
 '{"coin":{"value":5,"kind":"gold"},"score":5,"taps":1,"coins":1}' . "\n",
@@ -94,13 +94,13 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 [
 "POST /hunt/session?player=alice&hunt=h",
 "POST /hunt/session?player=bob&hunt=h",
-"POST /hunt/tap?session=" . main::tok(1, 1),
-"GET /hunt/leaderboard?session=" . main::tok(0, 1),
-"GET /hunt/leaderboard?top=1&hunt=h&session=" . main::tok(1, 1),
-"GET /hunt/leaderboard?hunt=other&session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob', 'h'),
+"GET /hunt/leaderboard?session=" . main::tok(0, 1, 'alice', 'h'),
+"GET /hunt/leaderboard?top=1&hunt=h&session=" . main::tok(1, 1, 'bob', 'h'),
+"GET /hunt/leaderboard?hunt=other&session=" . main::tok(0, 1, 'alice', 'h'),
 "GET /hunt/leaderboard?session=AAAAAAAAAAAAAAAAAAAAAA",
-"DELETE /hunt/end?session=" . main::tok(0, 1),
-"GET /hunt/leaderboard?session=" . main::tok(0, 1),
+"DELETE /hunt/end?session=" . main::tok(0, 1, 'alice', 'h'),
+"GET /hunt/leaderboard?session=" . main::tok(0, 1, 'alice', 'h'),
 ]
 --- more_headers eval
 ["", "", "", "", "", "", "", "", ""]
@@ -108,13 +108,13 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 [201, 201, 200, 200, 200, 400, 401, 200, 401]
 --- response_body eval
 [
-'{"session":"' . main::tok(0, 1) . '","player":"alice","hunt":"h","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
-'{"session":"' . main::tok(1, 1) . '","player":"bob","hunt":"h","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(0, 1, 'alice', 'h') . '","player":"alice","hunt":"h","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
+'{"session":"' . main::tok(1, 1, 'bob', 'h') . '","player":"bob","hunt":"h","score":0,"taps":0,"coins":0,"expires_in":1800}' . "\n",
 '{"coin":{"value":5,"kind":"gold"},"score":5,"taps":1,"coins":1}' . "\n",
 main::board('h', bob => 5, alice => 0) . ',"me":{"rank":2,"score":0}}' . "\n",
 main::board('h', bob => 5) . ',"me":{"rank":1,"score":5}}' . "\n",
 '{"error":"bad_request","message":"the session plays another hunt"}' . "\n",
-'{"error":"unauthorized","message":"the session token is not valid"}' . "\n",
+'{"error":"unauthorized","message":"the session has ended or expired"}' . "\n",
 '{"ended":true,"player":"alice","hunt":"h","score":0,"taps":0,"coins":0}' . "\n",
 '{"error":"unauthorized","message":"the session has ended or expired"}' . "\n",
 ]
@@ -180,15 +180,15 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 --- request eval
 [
 "POST /hunt/session?player=alice",
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"DELETE /hunt/end?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"DELETE /hunt/end?session=" . main::tok(0, 1, 'alice'),
 "GET /hunt/metrics",
 "GET /hunt/leaderboard",
 "POST /hunt/session?player=bob",
-"POST /hunt/tap?session=" . main::tok(1, 1),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob'),
 "POST /hunt/session?player=alice",
-"POST /hunt/tap?session=" . main::tok(0, 3),
+"POST /hunt/tap?session=" . main::tok(0, 3, 'alice'),
 "GET /hunt/leaderboard",
 "GET /hunt/metrics",
 ]
@@ -196,15 +196,15 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 [201, 200, 200, 200, 200, 200, 201, 200, 201, 200, 200, 200]
 --- response_body_like eval
 [
-qr/^\{"session":"\Q${\ main::tok(0, 1)}\E"/,
+qr/^\{"session":"\Q${\ main::tok(0, 1, 'alice')}\E"/,
 qr/^\{"coin":\{"value":5,"kind":"gold"\},"score":5,/,
 qr/^\{"coin":\{"value":5,"kind":"gold"\},"score":10,/,
 qr/^\{"ended":true,"player":"alice","hunt":"default","score":10,"taps":2,"coins":2\}$/,
 qr/\ncoinhunt_sessions 0\n/,
 qr/^\Q${\ main::board('default', alice => 10)}\E\}$/,
-qr/^\{"session":"\Q${\ main::tok(1, 1)}\E"/,
+qr/^\{"session":"\Q${\ main::tok(1, 1, 'bob')}\E"/,
 qr/^\{"coin":\{"value":5,"kind":"gold"\},"score":5,/,
-qr/^\{"session":"\Q${\ main::tok(0, 3)}\E","player":"alice","hunt":"default","score":10,"taps":0,"coins":0,"expires_in":1800\}$/,
+qr/^\{"session":"\Q${\ main::tok(0, 3, 'alice')}\E","player":"alice","hunt":"default","score":10,"taps":0,"coins":0,"expires_in":1800\}$/,
 qr/^\{"coin":\{"value":5,"kind":"gold"\},"score":15,"taps":1,"coins":1\}$/,
 qr/^\Q${\ main::board('default', alice => 15, bob => 5)}\E\}$/,
 qr/\ncoinhunt_sessions 2\n/,
@@ -262,7 +262,7 @@ return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 --- request eval
 [
 "POST /hunt/session?player=alice",
-"POST /hunt/tap?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
 ["GET /hunt/met", { value => "rics", delay_before => 1.6 }],
 "GET /hunt/leaderboard",
 "POST /hunt/session?player=alice",
@@ -275,7 +275,7 @@ qr/"player":"alice"/,
 qr/"score":5,/,
 qr/\ncoinhunt_sessions 0\n/,
 qr/^\Q${\ main::board('default', alice => 5)}\E\}$/,
-qr/^\{"session":"\Q${\ main::tok(0, 3)}\E","player":"alice","hunt":"default","score":5,"taps":0,/,
+qr/^\{"session":"\Q${\ main::tok(0, 3, 'alice')}\E","player":"alice","hunt":"default","score":5,"taps":0,/,
 ]
 --- no_error_log
 [error]

@@ -65,12 +65,12 @@ $::Redis->cmd('ZADD', 'coinhunt:lb:default', -7, 'zoe');
 [
 main::later(0.2, "POST /hunt/session?player=alice"),
 "POST /hunt/session?player=bob",
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(0, 1),
-"POST /hunt/tap?session=" . main::tok(1, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
+"POST /hunt/tap?session=" . main::tok(1, 1, 'bob'),
 main::later(0.3, "GET /hunt/leaderboard"),
-"POST /hunt/tap?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
 main::later(0.3, "GET /hunt/leaderboard?top=2"),
 "GET /hunt/metrics",
 ]
@@ -78,8 +78,8 @@ main::later(0.3, "GET /hunt/leaderboard?top=2"),
 [201, 201, 200, 200, 200, 200, 200, 200, 200, 200]
 --- response_body_like eval
 [
-qr/^\{"session":"\Q${\ main::tok(0, 1)}\E","player":"alice","hunt":"default","score":0,/,
-qr/^\{"session":"\Q${\ main::tok(1, 1)}\E","player":"bob","hunt":"default","score":0,/,
+qr/^\{"session":"\Q${\ main::tok(0, 1, 'alice')}\E","player":"alice","hunt":"default","score":0,/,
+qr/^\{"session":"\Q${\ main::tok(1, 1, 'bob')}\E","player":"bob","hunt":"default","score":0,/,
 qr/"score":5,/,
 qr/"score":10,/,
 qr/"score":15,/,
@@ -114,19 +114,19 @@ $::Redis->cmd('ZADD', 'coinhunt:lb:default', -100, 'carol', -50, 'dan');
 --- request eval
 [
 main::later(0.2, "POST /hunt/session?player=carol"),
-"POST /hunt/tap?session=" . main::tok(0, 1),
+"POST /hunt/tap?session=" . main::tok(0, 1, 'carol'),
 main::later(0.3, "GET /hunt/leaderboard"),
 "POST /hunt/session?player=erin",
 main::later(0.3, "GET /hunt/leaderboard?top=1"),
 ]
 --- more_headers eval
-["", "", "Authorization: Bearer " . main::tok(0, 1), "",
- "Authorization: Bearer " . main::tok(1, 1)]
+["", "", "Authorization: Bearer " . main::tok(0, 1, 'carol'), "",
+ "Authorization: Bearer " . main::tok(1, 1, 'erin')]
 --- error_code eval
 [201, 200, 200, 201, 200]
 --- response_body_like eval
 [
-qr/^\{"session":"\Q${\ main::tok(0, 1)}\E","player":"carol","hunt":"default","score":100,"taps":0,/,
+qr/^\{"session":"\Q${\ main::tok(0, 1, 'carol')}\E","player":"carol","hunt":"default","score":100,"taps":0,/,
 qr/^\{"coin":\{"value":5,"kind":"gold"\},"score":105,"taps":1,"coins":1\}$/,
 qr/^\Q${\ main::board('default', carol => 105, dan => 50)}\E,"me":\{"rank":1,"score":105\}\}$/,
 qr/"player":"erin","hunt":"default","score":0,/,

@@ -1,7 +1,9 @@
 package Coinhunt;
 
 # Helpers for the coinhunt suites:
-#   token($secret, $slot, $gen)   the token coinhunt hands out for a slot and
+#   token($secret, $slot, $gen, $player, $hunt)  the token coinhunt hands
+#                                 out for the session of $player in $hunt
+#                                 (default "default") at a slot and
 #                                 generation when coinhunt_secret is $secret
 #                                 (SipHash-2-4, computed independently here)
 #   board($hunt, player => score, ...)  the start of a leaderboard answer
@@ -84,9 +86,12 @@ sub token_key {
 }
 
 sub token {
-    my ($secret, $slot, $gen) = @_;
+    my ($secret, $slot, $gen, $player, $hunt) = @_;
+    defined $player or die "token(): which player?";
+    $hunt //= 'default';
     my $raw = pack 'V V', $slot, $gen;
-    $raw .= pack 'Q<', siphash(token_key($secret), $raw);
+    $raw .= pack 'Q<', siphash(token_key($secret),
+                               $raw . chr(length $hunt) . $hunt . $player);
     my $t = encode_base64($raw, '');
     $t =~ tr{+/}{-_};
     $t =~ s/=+$//;
