@@ -1,0 +1,163 @@
+# kill -9 of a worker while four clients tap, three times: nothing
+# deadlocks (the clients go on being answered), every session keeps its
+# exact score, and the worker the master starts in place of the dead one
+# serves within a second.  The listening socket is one per worker
+# (reuseport), so connections queued on the dead worker's socket wait for
+# its replacement: a fresh connection answered with a new pid proves the
+# replacement serves.  A tap the dead worker credited but could not answer
+# is found by sending it again (409 replay) and counted, never hidden.
+
+use strict;
+use warnings;
+use lib 't/lib';
+use Coinhunt qw(http metric wait_for);
+use CoinhuntLoad;
+use HTTP::Tiny;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+my $n = Coinhunt::Nginx->start(workers => 2,
+    files => { 'rules.lua' => CoinhuntLoad::rules('v1') }, conf => <<'CONF');
+    coinhunt_zone kill 1m;
+    coinhunt_rules rules.lua;
+    server {
+        listen 127.0.0.1:$PORT reuseport;
+        location = /hunt/session { coinhunt session; }
+        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
+        location = /hunt/end { coinhunt end; }
+        location = /hunt/metrics { coinhunt metrics; }
+    }
+CONF
+$n->wait_workers(2);
+
+# the probe's taps carry no seq: no coin, but each is counted
+my (undef, $body) = http(POST => $n->url('/hunt/session?player=probe&hunt=k'));
+my ($probe) = $body =~ /"session":"([^"]+)"/;
+my ($probe_taps, $probe_bad) = (0, 0);
+sub probe {
+    my ($st, undef, $h) = http(POST => $n->url('/hunt/tap'), timeout => 5,
+        headers => { Authorization => "Bearer $probe" });
+    $st == 200 ? $probe_taps++ : $probe_bad++;
+    return $st == 200 ? $h->{'x-pid'} : undef;
+}
+
+my $load = CoinhuntLoad->start(port => $n->{port}, hunt => 'k', clients => 4,
+                               players => 4, join_every => 40,
+                               max_players => 10);
+ok wait_for(30, sub { $load->ready }), 'four clients joined their players';
+
+my $taps = sub { metric($n, 'coinhunt_taps_total') // 0 };
+my $more = sub {
+    my ($count) = @_;
+    my $want = $taps->() + $count;
+    return wait_for(30, sub { $taps->() >= $want });
+};
+ok $more->(300), 'the clients tap';
+
+# the clients' connections a worker holds (ESTABLISHED on nginx's port)
+sub clients_of {
+    my ($pid) = @_;
+    my %mine;
+    for my $fd (glob "/proc/$pid/fd/*") {
+        my $link = readlink($fd) // next;
+        $mine{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/;
+    }
+    my $port = sprintf ':%04X', $n->{port};
+    open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
+    my $count = 0;
+    while (my $line = <$fh>) {
+        my @f = split ' ', $line;
+        $count++ if $f[1] =~ /\Q$port\E$/ && $f[3] eq '01' && $mine{ $f[9] };
+    }
+    return $count;
+}
+
+my (@victims, $cut);
+for my $k (1 .. 3) {
+    my @before = $n->wait_workers(2);
+    my %before = map { $_ => 1 } @before;
+    # the worker holding the most client connections dies
+    my ($victim, $held) = (0, 0);
+    wait_for(10, sub {
+        for my $pid (@before) {
+            my $c = clients_of($pid);
+            ($victim, $held) = ($pid, $c) if $c > $held;
+        }
+        $held > 0;
+    }) or last;
+    push @victims, $victim;
+    $cut += $held;
+
+    kill 'KILL', $victim;
+    my $t0 = time;
+    my ($pid, $took);
+    while (time - $t0 < 10) {
+        $pid = probe() // next;
+        $took = time - $t0;
+        last unless $before{$pid};
+    }
+    ok $held && defined $took && !$before{$pid},
+        "kill $k: worker $victim killed with $held client connections, "
+        . "its replacement $pid answered";
+    cmp_ok $took, '<', 1, sprintf '  within a second of the kill (%.3f s)',
+                                  $took // -1;
+    ok $more->(300), '  and the clients go on tapping: no deadlock';
+}
+
+my $r = $load->stop;
+is $r->{failed}, 0, "$r->{ok} taps answered 200 with the exact expected "
+                    . 'answer; none failed';
+diag $_ for grep { defined } @{ $r->{failures} }[0 .. 9];
+cmp_ok $r->{stale} + $r->{unanswered}, '>=', $cut,
+    "the clients saw their $cut connections to the dead workers closed: "
+    . "$r->{stale} found closed before a send, $r->{unanswered} sends "
+    . "unanswered and sent again, $r->{lost} of them credited by the dead "
+    . "worker (409 replay)";
+cmp_ok $r->{max_latency}, '<', 10,
+    sprintf 'no request waited for its answer more than 10 s (%.3f s)',
+            $r->{max_latency};
+is $probe_bad, 0, "the probe's $probe_taps taps all answered 200";
+
+my @players = sort keys %{ $r->{players} };
+is scalar(@players), $r->{joins}, "all $r->{joins} players are still tapped";
+is metric($n, 'coinhunt_sessions'), $r->{joins} + 1,
+    'coinhunt_sessions counts them and the probe';
+
+# a worker killed between crediting a tap and counting it loses that count
+# and that answer: the counters can miss the lost answers, no more
+my $taps_sum = $probe_taps;
+$taps_sum += $_->{taps} for values %{ $r->{players} };
+my $total = metric($n, 'coinhunt_taps_total');
+ok $total <= $taps_sum && $total >= $taps_sum - $r->{lost},
+    "coinhunt_taps_total $total: the $taps_sum taps credited, less at most "
+    . "$r->{lost} lost";
+
+my $ua = HTTP::Tiny->new(keep_alive => 1);
+my $exact = 0;
+for my $name (@players) {
+    my $p = $r->{players}{$name};
+    my $res = $ua->post($n->url('/hunt/end'),
+                        { headers => { Authorization => "Bearer $p->{token}" } });
+    my $want = qq({"ended":true,"player":"$name","hunt":"k","score":$p->{score},)
+               . qq("taps":$p->{taps},"coins":$p->{coins}}\n);
+    if ($res->{status} == 200 && $res->{content} eq $want) {
+        $exact++;
+    } else {
+        diag "$name: $res->{status} $res->{content} (want $want)";
+    }
+}
+is $exact, scalar(@players), 'every session ends with its exact score, taps '
+                             . 'and coins';
+my $res = $ua->post($n->url('/hunt/end'),
+                    { headers => { Authorization => "Bearer $probe" } });
+like $res->{content}, qr/"score":0,"taps":$probe_taps,"coins":0\}/,
+    "the probe's session counted its $probe_taps taps";
+
+my $log = $n->error_log;
+my @died = $log =~ /worker process (\d+) exited on signal (\d+)/g;
+is "@died", join(' ', map { "$_ 9" } @victims),
+    'the error log has the three kills, and no other worker died';
+my @took = $log =~ /took over a lock held by dead process \d+/g;
+note scalar(@took) . ' locks of a dead worker were taken over';
+$n->stop;
+done_testing;
