@@ -19,6 +19,8 @@ use Time::HiRes qw(time sleep);
 my $n = Coinhunt::Nginx->start(workers => 2,
     files => { 'rules.lua' => CoinhuntLoad::rules('v1') }, conf => <<'CONF');
     coinhunt_zone kill 1m;
+    # a connection ends only when its worker dies, never after N requests
+    keepalive_requests 1000000;
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT reuseport;
@@ -54,22 +56,32 @@ my $more = sub {
 };
 ok $more->(300), 'the clients tap';
 
-# the clients' connections a worker holds (ESTABLISHED on nginx's port)
-sub clients_of {
+# the inodes of the sockets a process holds
+sub sockets_of {
     my ($pid) = @_;
-    my %mine;
+    my %inodes;
     for my $fd (glob "/proc/$pid/fd/*") {
         my $link = readlink($fd) // next;
-        $mine{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/;
+        $inodes{$1} = 1 if $link =~ /^socket:\[(\d+)\]$/;
     }
+    return %inodes;
+}
+
+# the load clients' connections a worker holds, both ends ESTABLISHED
+sub clients_of {
+    my ($worker) = @_;
+    my %worker = sockets_of($worker);
+    my %client = map { sockets_of($_) } $load->client_pids;
     my $port = sprintf ':%04X', $n->{port};
+    my (%client_ports, @served);
     open my $fh, '<', '/proc/net/tcp' or die "/proc/net/tcp: $!";
-    my $count = 0;
     while (my $line = <$fh>) {
-        my @f = split ' ', $line;
-        $count++ if $f[1] =~ /\Q$port\E$/ && $f[3] eq '01' && $mine{ $f[9] };
+        my (undef, $local, $remote, $state, @f) = split ' ', $line;
+        next unless $state eq '01';
+        $client_ports{$local} = 1 if $remote =~ /\Q$port\E$/ && $client{ $f[5] };
+        push @served, $remote if $local =~ /\Q$port\E$/ && $worker{ $f[5] };
     }
-    return $count;
+    return scalar grep { $client_ports{$_} } @served;
 }
 
 my (@victims, $cut);

@@ -9,6 +9,8 @@ package CoinhuntLoad;
 #   my $load = CoinhuntLoad->start(port => $port, hunt => 'h', clients => 4,
 #                                  players => 5, join_every => 100,
 #                                  max_players => 10, kinds => ['v1']);
+#   $load->ready             every client has joined its first players
+#   $load->client_pids       the clients' process ids
 #   my $r = $load->stop;     # waits for the clients, sums what they saw
 #
 # A failure is an answer that is not 2xx, an answer that differs from the
@@ -83,6 +85,8 @@ sub DESTROY {
     kill 'KILL', @{ $self->{pids} };
     waitpid $_, 0 for @{ $self->{pids} };
 }
+
+sub client_pids { return @{ $_[0]{pids} } }
 
 # every client has joined its first players
 sub ready {
