@@ -7,37 +7,15 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Coinhunt qw(metric wait_for);
-use CoinhuntLoad;
-use HTTP::Tiny;
+use CoinhuntLoad qw(end_players more_taps);
 use Test::More;
 
-my $n = Coinhunt::Nginx->start(workers => 2,
-    files => { 'rules.lua' => CoinhuntLoad::rules('v1') }, conf => <<'CONF');
-    coinhunt_zone reload 1m;
-    coinhunt_rules rules.lua;
-    server {
-        listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
-        location = /hunt/end { coinhunt end; }
-        location = /hunt/metrics { coinhunt metrics; }
-    }
-CONF
-$n->wait_workers(2);
-
+my $n = CoinhuntLoad::nginx(zone => 'reload');
 my $load = CoinhuntLoad->start(port => $n->{port}, hunt => 'r', clients => 4,
                                players => 4, join_every => 40,
                                max_players => 10);
-ok wait_for(30, sub { $load->ready }), 'four clients joined their players';
-
-# the load taps at least $count times more
-my $taps = sub { metric($n, 'coinhunt_taps_total') // 0 };
-my $more = sub {
-    my ($count) = @_;
-    my $want = $taps->() + $count;
-    return wait_for(30, sub { $taps->() >= $want });
-};
-ok $more->(200), 'the clients tap';
+ok $load->ready, 'four clients joined their players';
+ok more_taps($n, 200), 'the clients tap';
 
 my $nginx = Coinhunt::nginx_binary();
 my $replaced = 0;
@@ -50,7 +28,7 @@ for my $k (1 .. 10) {
         my @pids = $n->worker_pids;
         @pids == 2 && !grep { $old{$_} } @pids;
     });
-    $more->(100) or last;
+    more_taps($n, 100) or last;
 }
 is $replaced, 10, 'ten reloads, each replacing both workers, '
                   . '100 taps or more after each';
@@ -75,7 +53,8 @@ for my $p (values %{ $r->{players} }) {
     $score_sum += $p->{score};
     $coins_sum += $p->{coins};
 }
-is metric($n, 'coinhunt_sessions'), $r->{joins}, 'coinhunt_sessions counts them';
+is metric($n, 'coinhunt_sessions'), $r->{joins},
+    'coinhunt_sessions counts them';
 is metric($n, 'coinhunt_taps_total'), $taps_sum,
     "coinhunt_taps_total is the $taps_sum taps credited";
 is metric($n, 'coinhunt_coin_value_total'), $score_sum,
@@ -84,22 +63,8 @@ is metric($n, 'coinhunt_coins_total'), $coins_sum,
     "coinhunt_coins_total is the $coins_sum coins found";
 
 # no session lost: each token still works and holds the exact state
-my $ua = HTTP::Tiny->new(keep_alive => 1);
-my $exact = 0;
-for my $name (@players) {
-    my $p = $r->{players}{$name};
-    my $res = $ua->post($n->url('/hunt/end'),
-                        { headers => { Authorization => "Bearer $p->{token}" } });
-    my $want = qq({"ended":true,"player":"$name","hunt":"r","score":$p->{score},)
-               . qq("taps":$p->{taps},"coins":$p->{coins}}\n);
-    if ($res->{status} == 200 && $res->{content} eq $want) {
-        $exact++;
-    } else {
-        diag "$name: $res->{status} $res->{content} (want $want)";
-    }
-}
-is $exact, scalar(@players), 'every session ends with its exact score, taps '
-                             . 'and coins';
+is_deeply [end_players($n, 'r', $r->{players})], [],
+    'every session ends with its exact score, taps and coins';
 
 my $log = $n->error_log;
 my @reconf = $log =~ /\[notice\] \d+#\d+: reconfiguring/g;

@@ -11,26 +11,13 @@ use strict;
 use warnings;
 use lib 't/lib';
 use Coinhunt qw(http metric wait_for);
-use CoinhuntLoad;
-use HTTP::Tiny;
+use CoinhuntLoad qw(end_players more_taps);
 use Test::More;
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 
-my $n = Coinhunt::Nginx->start(workers => 2,
-    files => { 'rules.lua' => CoinhuntLoad::rules('v1') }, conf => <<'CONF');
-    coinhunt_zone kill 1m;
-    # a connection ends only when its worker dies, never after N requests
-    keepalive_requests 1000000;
-    coinhunt_rules rules.lua;
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
-        location = /hunt/end { coinhunt end; }
-        location = /hunt/metrics { coinhunt metrics; }
-    }
-CONF
-$n->wait_workers(2);
+# a connection ends only when its worker dies, never after N requests
+my $n = CoinhuntLoad::nginx(zone => 'kill', listen => 'reuseport',
+                            http => 'keepalive_requests 1000000;');
 
 # the probe's taps carry no seq: no coin, but each is counted
 my (undef, $body) = http(POST => $n->url('/hunt/session?player=probe&hunt=k'));
@@ -46,15 +33,8 @@ sub probe {
 my $load = CoinhuntLoad->start(port => $n->{port}, hunt => 'k', clients => 4,
                                players => 4, join_every => 40,
                                max_players => 10);
-ok wait_for(30, sub { $load->ready }), 'four clients joined their players';
-
-my $taps = sub { metric($n, 'coinhunt_taps_total') // 0 };
-my $more = sub {
-    my ($count) = @_;
-    my $want = $taps->() + $count;
-    return wait_for(30, sub { $taps->() >= $want });
-};
-ok $more->(300), 'the clients tap';
+ok $load->ready, 'four clients joined their players';
+ok more_taps($n, 300), 'the clients tap';
 
 # the inodes of the sockets a process holds
 sub sockets_of {
@@ -78,8 +58,9 @@ sub clients_of {
     while (my $line = <$fh>) {
         my (undef, $local, $remote, $state, @f) = split ' ', $line;
         next unless $state eq '01';
-        $client_ports{$local} = 1 if $remote =~ /\Q$port\E$/ && $client{ $f[5] };
-        push @served, $remote if $local =~ /\Q$port\E$/ && $worker{ $f[5] };
+        my $inode = $f[5];
+        $client_ports{$local} = 1 if $remote =~ /\Q$port\E$/ && $client{$inode};
+        push @served, $remote if $local =~ /\Q$port\E$/ && $worker{$inode};
     }
     return scalar grep { $client_ports{$_} } @served;
 }
@@ -102,19 +83,21 @@ for my $k (1 .. 3) {
 
     kill 'KILL', $victim;
     my $t0 = time;
-    my ($pid, $took);
+    my ($pid, $took) = (0);
     while (time - $t0 < 10) {
         $pid = probe() // next;
         $took = time - $t0;
         last unless $before{$pid};
     }
-    ok $held && defined $took && !$before{$pid},
+    ok defined $took && !$before{$pid},
         "kill $k: worker $victim killed with $held client connections, "
         . "its replacement $pid answered";
     cmp_ok $took, '<', 1, sprintf '  within a second of the kill (%.3f s)',
                                   $took // -1;
-    ok $more->(300), '  and the clients go on tapping: no deadlock';
+    ok more_taps($n, 300), '  and the clients go on tapping: no deadlock';
 }
+
+is scalar(@victims), 3, 'three workers were killed';
 
 my $r = $load->stop;
 is $r->{failed}, 0, "$r->{ok} taps answered 200 with the exact expected "
@@ -144,25 +127,11 @@ ok $total <= $taps_sum && $total >= $taps_sum - $r->{lost},
     "coinhunt_taps_total $total: the $taps_sum taps credited, less at most "
     . "$r->{lost} lost";
 
-my $ua = HTTP::Tiny->new(keep_alive => 1);
-my $exact = 0;
-for my $name (@players) {
-    my $p = $r->{players}{$name};
-    my $res = $ua->post($n->url('/hunt/end'),
-                        { headers => { Authorization => "Bearer $p->{token}" } });
-    my $want = qq({"ended":true,"player":"$name","hunt":"k","score":$p->{score},)
-               . qq("taps":$p->{taps},"coins":$p->{coins}}\n);
-    if ($res->{status} == 200 && $res->{content} eq $want) {
-        $exact++;
-    } else {
-        diag "$name: $res->{status} $res->{content} (want $want)";
-    }
-}
-is $exact, scalar(@players), 'every session ends with its exact score, taps '
-                             . 'and coins';
-my $res = $ua->post($n->url('/hunt/end'),
-                    { headers => { Authorization => "Bearer $probe" } });
-like $res->{content}, qr/"score":0,"taps":$probe_taps,"coins":0\}/,
+is_deeply [end_players($n, 'k', $r->{players})], [],
+    'every session ends with its exact score, taps and coins';
+is_deeply [end_players($n, 'k', { probe => { token => $probe, score => 0,
+                                             taps => $probe_taps,
+                                             coins => 0 } })], [],
     "the probe's session counted its $probe_taps taps";
 
 my $log = $n->error_log;

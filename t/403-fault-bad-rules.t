@@ -7,23 +7,12 @@
 use strict;
 use warnings;
 use lib 't/lib';
-use Coinhunt qw(metric wait_for);
-use CoinhuntLoad;
+use Coinhunt qw(wait_for);
+use CoinhuntLoad qw(more_taps);
 use HTTP::Tiny;
 use Test::More;
 
-my $n = Coinhunt::Nginx->start(workers => 2,
-    files => { 'rules.lua' => CoinhuntLoad::rules('v1') }, conf => <<'CONF');
-    coinhunt_zone rules 1m;
-    coinhunt_rules rules.lua;
-    server {
-        listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
-        location = /hunt/end { coinhunt end; }
-        location = /hunt/metrics { coinhunt metrics; }
-    }
-CONF
+my $n = CoinhuntLoad::nginx(zone => 'rules');
 my @workers = $n->wait_workers(2);
 my $rules = "$n->{prefix}/conf/rules.lua";
 my $nginx = Coinhunt::nginx_binary() . " -p $n->{prefix}/ -c conf/nginx.conf";
@@ -40,15 +29,8 @@ sub put_rules {
 my $load = CoinhuntLoad->start(port => $n->{port}, hunt => 'b', clients => 4,
                                players => 4, join_every => 40,
                                max_players => 8, kinds => ['v1']);
-ok wait_for(30, sub { $load->ready }), 'four clients joined their players';
-
-my $taps = sub { metric($n, 'coinhunt_taps_total') // 0 };
-my $more = sub {
-    my ($count) = @_;
-    my $want = $taps->() + $count;
-    return wait_for(30, sub { $taps->() >= $want });
-};
-ok $more->(200), 'the clients tap';
+ok $load->ready, 'four clients joined their players';
+ok more_taps($n, 200), 'the clients tap';
 
 my @broken = (
     [ 'a syntax error',
@@ -80,7 +62,7 @@ for my $case (@broken) {
     ok wait_for(10, sub { $n->error_log =~ /\[emerg\] .*$error.*$directive/s }),
        '  a SIGHUP to the master is refused, the error log says why';
     is_deeply [$n->worker_pids], \@workers, '  the old workers go on';
-    ok $more->(200), '  and serve 200 more taps';
+    ok more_taps($n, 200), '  and serve 200 more taps';
 }
 
 my $r = $load->stop;
@@ -111,7 +93,7 @@ for my $name (sort keys %{ $r->{players} }) {
     $seq++ until CoinhuntLoad::coin_of($seq);
     my $v = CoinhuntLoad::coin_of($seq);
     my $res = $ua->post($n->url("/hunt/tap?seq=$seq"),
-                        { headers => { Authorization => "Bearer $p->{token}" } });
+        { headers => { Authorization => "Bearer $p->{token}" } });
     my $want = sprintf qq({"coin":{"value":%d,"kind":"v2"},"score":%d,)
                        . qq("taps":%d,"coins":%d}\n),
                        $v, $p->{score} + $v, $p->{taps} + 1, $p->{coins} + 1;

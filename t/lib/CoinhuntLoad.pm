@@ -5,13 +5,18 @@ package CoinhuntLoad;
 # keep-alive connection of its own, join players and tap them in turn; every
 # tap carries a seq, and the coin it must find is known in advance:
 #
-#   rules($kind)   Lua rules: seq % 7 is the coin's value (0: no coin)
+#   rules($kind)     Lua rules: seq % 7 is the coin's value (0: no coin)
+#   nginx(zone => $name, http => $directives, listen => 'reuseport')
+#                    a Coinhunt::Nginx of two workers serving rules('v1')
 #   my $load = CoinhuntLoad->start(port => $port, hunt => 'h', clients => 4,
 #                                  players => 5, join_every => 100,
 #                                  max_players => 10, kinds => ['v1']);
-#   $load->ready             every client has joined its first players
-#   $load->client_pids       the clients' process ids
-#   my $r = $load->stop;     # waits for the clients, sums what they saw
+#   $load->ready     every client had joined its first players within 30 s
+#   $load->client_pids               the clients' process ids
+#   more_taps($nginx, $count)        coinhunt_taps_total grew by $count
+#   my $r = $load->stop;             waits for the clients, sums their counts
+#   my @wrong = end_players($nginx, $hunt, $r->{players})
+#                    ends every session, lists those not ending as expected
 #
 # A failure is an answer that is not 2xx, an answer that differs from the
 # one the session's history implies (coin, score, taps or coins), a request
@@ -30,12 +35,17 @@ package CoinhuntLoad;
 use strict;
 use warnings;
 
+use Coinhunt qw(metric wait_for);
+use Exporter 'import';
 use File::Temp qw(tempdir);
+use HTTP::Tiny;
 use IO::Select;
 use IO::Socket::INET;
 use POSIX ();
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(end_players more_taps);
 
 my $TIMEOUT = 10;       # an answer slower than this is a hang: a failure
 my $ATTEMPTS = 5;       # sends of one request before it is a failure
@@ -49,6 +59,50 @@ sub rules {
 }
 
 sub coin_of { return $_[0] % 7 }
+
+sub nginx {
+    my (%opt) = @_;
+    my $listen = $opt{listen} // '';
+    my $n = Coinhunt::Nginx->start(workers => 2,
+        files => { 'rules.lua' => rules('v1') }, conf => <<"CONF");
+    coinhunt_zone $opt{zone} 1m;
+    coinhunt_rules rules.lua;
+    @{[ $opt{http} // '' ]}
+    server {
+        listen 127.0.0.1:\$PORT $listen;
+        location = /hunt/session { coinhunt session; }
+        location = /hunt/tap { coinhunt tap; add_header X-Pid \$pid; }
+        location = /hunt/end { coinhunt end; }
+        location = /hunt/metrics { coinhunt metrics; }
+    }
+CONF
+    $n->wait_workers(2);
+    return $n;
+}
+
+sub more_taps {
+    my ($n, $count) = @_;
+    my $taps = sub { metric($n, 'coinhunt_taps_total') // 0 };
+    my $want = $taps->() + $count;
+    return wait_for(30, sub { $taps->() >= $want });
+}
+
+sub end_players {
+    my ($n, $hunt, $players) = @_;
+    my $ua = HTTP::Tiny->new(keep_alive => 1);
+    my @wrong;
+    for my $name (sort keys %$players) {
+        my $p = $players->{$name};
+        my $res = $ua->post($n->url('/hunt/end'),
+            { headers => { Authorization => "Bearer $p->{token}" } });
+        my $want = qq({"ended":true,"player":"$name","hunt":"$hunt",)
+                   . qq("score":$p->{score},"taps":$p->{taps},)
+                   . qq("coins":$p->{coins}}\n);
+        push @wrong, "$name: $res->{status} $res->{content} (want $want)"
+            unless $res->{status} == 200 && $res->{content} eq $want;
+    }
+    return @wrong;
+}
 
 sub start {
     my ($class, %opt) = @_;
@@ -64,6 +118,8 @@ sub start {
     for my $c (1 .. $self->{clients}) {
         my $pid = fork // die "fork: $!";
         if ($pid == 0) {
+            # a send on a connection the server reset is EPIPE, not death
+            $SIG{PIPE} = 'IGNORE';
             # _exit: the parent's objects (its nginx, its Redis) are not ours
             eval { $self->_client($c) };
             if ($@) {
@@ -75,6 +131,10 @@ sub start {
         }
         push @{ $self->{pids} }, $pid;
     }
+    $self->{ready} = wait_for(30, sub {
+        @{ $self->{pids} } == grep { -e "$self->{dir}/ready-$_" }
+                                   1 .. $self->{clients};
+    });
     return $self;
 }
 
@@ -88,12 +148,7 @@ sub DESTROY {
 
 sub client_pids { return @{ $_[0]{pids} } }
 
-# every client has joined its first players
-sub ready {
-    my ($self) = @_;
-    return @{ $self->{pids} } == grep { -e "$self->{dir}/ready-$_" }
-                                      1 .. $self->{clients};
-}
+sub ready { return $_[0]{ready} }
 
 sub stop {
     my ($self) = @_;
