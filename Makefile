@@ -35,7 +35,8 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps bench-deps build run test bench install uninstall clean FORCE
+.PHONY: all deps bench-deps build run test bench fuzz install uninstall \
+	clean FORCE
 
 all: build
 
@@ -102,6 +103,17 @@ test: deps
 	    TEST_NGINX_PORT=$$port TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$a \
 	    prove $$inc -r t/; \
 	done
+	@$(MAKE) -s fuzz
+
+# libFuzzer harnesses of the parsers of untrusted bytes (fuzz/README.md):
+# each runs FUZZ_TIME seconds ("make fuzz FUZZ_TIME=600 FUZZ=rules": one, long)
+FUZZ_TIME ?= 15
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+
+fuzz: deps build
+	@./tools/apt-ensure $(FUZZ_PACKAGES)
+	@$(MAKE) -s -f fuzz/fuzz.mk BUILD=$(BUILD) OBJS=$(OBJS)
+	@FUZZ_TIME=$(FUZZ_TIME) ./fuzz/run $(FUZZ)
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
