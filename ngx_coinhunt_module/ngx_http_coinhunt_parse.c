@@ -80,7 +80,7 @@ ngx_http_coinhunt_parse_int(u_char *p, size_t len, int64_t min, int64_t max,
     int64_t *value)
 {
     u_char     *last;
-    int64_t     n;
+    int64_t     n, d;
     ngx_uint_t  neg;
 
     last = p + len;
@@ -96,7 +96,14 @@ ngx_http_coinhunt_parse_int(u_char *p, size_t len, int64_t min, int64_t max,
             return NGX_ERROR;
         }
 
-        n = n * 10 + (*p - '0');
+        /* 19 digits can pass 2^63 - 1 */
+        d = *p - '0';
+
+        if (n > (INT64_MAX - d) / 10) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + d;
     }
 
     n = neg ? -n : n;
