@@ -118,7 +118,10 @@ ngx_http_coinhunt_parse_int(u_char *p, size_t len, int64_t min, int64_t max,
 }
 
 
-/* a finite decimal number, no hex */
+/*
+ * A finite decimal number: only digits, sign, point and exponent reach
+ * strtod(), so no NUL, space, hex or "inf" is read as a number.
+ */
 ngx_int_t
 ngx_http_coinhunt_parse_coord(u_char *p, size_t len, double *value)
 {
@@ -128,21 +131,25 @@ ngx_http_coinhunt_parse_coord(u_char *p, size_t len, double *value)
 
     *value = 0;
 
-    if (len == 0 || len >= sizeof(buf)
-        || ngx_strlchr(p, p + len, 'x') || ngx_strlchr(p, p + len, 'X'))
-    {
+    if (len == 0 || len >= sizeof(buf)) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < len && p[i]; i++) {
+    for (i = 0; i < len; i++) {
+        if (!((p[i] >= '0' && p[i] <= '9') || p[i] == '.' || p[i] == '-'
+              || p[i] == '+' || p[i] == 'e' || p[i] == 'E'))
+        {
+            return NGX_ERROR;
+        }
+
         buf[i] = p[i];
     }
 
-    buf[i] = '\0';
+    buf[len] = '\0';
 
     *value = strtod((char *) buf, &end);
 
-    if (*end != '\0' || !isfinite(*value) || buf[0] == ' ') {
+    if (end != (char *) buf + len || !isfinite(*value)) {
         *value = 0;
         return NGX_ERROR;
     }
