@@ -112,12 +112,13 @@ ngx_http_coinhunt_redis_rank(redisReply *reply, int64_t *rank)
 }
 
 
-/* a handshake's answer: the status "expect" (PONG, OK) */
+/* a handshake's answer: the status "expect" (PONG, OK), all of it */
 ngx_int_t
 ngx_http_coinhunt_redis_status(redisReply *reply, char *expect)
 {
     if (reply->type != REDIS_REPLY_STATUS
-        || ngx_strcmp(reply->str, expect) != 0)
+        || reply->len != ngx_strlen(expect)
+        || ngx_memcmp(reply->str, expect, reply->len) != 0)
     {
         return NGX_ERROR;
     }
