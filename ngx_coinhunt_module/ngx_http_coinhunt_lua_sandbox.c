@@ -166,7 +166,7 @@ ngx_int_t
 ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
     ngx_str_t *fields, ngx_uint_t *nfields, u_char *err, size_t len)
 {
-    size_t        n;
+    size_t        n, size;
     ngx_uint_t    i, k;
     const char   *name, *msg;
     const char  **core;
@@ -250,9 +250,16 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
     for (i = 0; i < n; i++) {
         lua_rawgeti(L, -1, i + 1);
 
-        name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        /* the whole string: a NUL inside must not cut the name short */
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            name = lua_tolstring(L, -1, &size);
 
-        for (k = 0; name[k]; k++) {
+        } else {
+            name = "";
+            size = 0;
+        }
+
+        for (k = 0; k < size; k++) {
             if (!(name[k] == '_' || (name[k] >= 'a' && name[k] <= 'z')
                   || (name[k] >= 'A' && name[k] <= 'Z')
                   || (k && name[k] >= '0' && name[k] <= '9')))
@@ -261,7 +268,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
             }
         }
 
-        if (k == 0 || name[k] || k > 32) {
+        if (k == 0 || k < size || k > 32) {
             msg = "has a field name that is not an identifier of at most "
                   "32 characters";
             goto invalid;
