@@ -152,11 +152,11 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
             return NGX_ERROR;
         }
 
-        lua_getfield(L, -1, "on_tap");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_tap");
         rules[i]->on_tap = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getfield(L, -1, "on_join");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_join");
         rules[i]->on_join = luaL_ref(L, LUA_REGISTRYINDEX);
-        lua_getfield(L, -1, "on_expire");
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_expire");
         rules[i]->on_expire = luaL_ref(L, LUA_REGISTRYINDEX);
 
         lua_pop(L, 1);

@@ -70,6 +70,7 @@ ngx_int_t ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path,
     size_t len);
 const char *ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
     ngx_http_coinhunt_coin_t *coin);
+void ngx_http_coinhunt_lua_rawfield(lua_State *L, int idx, const char *name);
 void ngx_http_coinhunt_lua_hook(lua_State *L, lua_Debug *ar);
 const char *ngx_http_coinhunt_lua_error(lua_State *L);
 void ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf);

@@ -204,7 +204,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
         goto invalid;
     }
 
-    lua_getfield(L, -1, "on_tap");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_tap");
 
     if (!lua_isfunction(L, -1)) {
         msg = "returns a table without an on_tap function";
@@ -213,7 +213,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "on_join");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_join");
 
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
         msg = "has an on_join that is not a function";
@@ -222,7 +222,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "on_expire");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_expire");
 
     if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
         msg = "has an on_expire that is not a function";
@@ -231,7 +231,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
-    lua_getfield(L, -1, "fields");
+    ngx_http_coinhunt_lua_rawfield(L, -1, "fields");
 
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
@@ -349,7 +349,7 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
         break;
 
     case LUA_TTABLE:
-        lua_getfield(L, idx, "value");
+        ngx_http_coinhunt_lua_rawfield(L, idx, "value");
 
         if (lua_type(L, -1) != LUA_TNUMBER) {
             msg = "returned a coin whose value is not a number";
@@ -358,7 +358,7 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
 
         value = lua_tonumber(L, -1);
 
-        lua_getfield(L, idx, "kind");
+        ngx_http_coinhunt_lua_rawfield(L, idx, "kind");
 
         if (lua_isnil(L, -1)) {
             kind = NULL;
@@ -431,6 +431,22 @@ ngx_http_coinhunt_lua_error(lua_State *L)
     msg = lua_tostring(L, -1);
 
     return msg ? msg : "(the error value is not a string)";
+}
+
+
+/*
+ * Pushes t[name] of the table at "idx" without metamethods: out of a hook's
+ * pcall, an __index that raised an error would panic the VM, and the process.
+ */
+void
+ngx_http_coinhunt_lua_rawfield(lua_State *L, int idx, const char *name)
+{
+    if (idx < 0) {
+        idx = lua_gettop(L) + idx + 1;
+    }
+
+    lua_pushstring(L, name);
+    lua_rawget(L, idx);
 }
 
 
