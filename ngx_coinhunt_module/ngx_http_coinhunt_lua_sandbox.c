@@ -540,7 +540,9 @@ ngx_http_coinhunt_lua_random(lua_State *L)
         break;
     }
 
-    if (m > n || n - m > 9007199254740991.0) {
+    /* NaN and infinities would make the cast below undefined */
+    if (!isfinite(m) || !isfinite(n) || m > n || n - m > 9007199254740991.0)
+    {
         return luaL_error(L, "coinhunt.random: empty or too wide interval");
     }
 
