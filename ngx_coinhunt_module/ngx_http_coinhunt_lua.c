@@ -166,10 +166,6 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* for good: cheaper per bytecode than setting it around every call */
-    lua_sethook(L, ngx_http_coinhunt_lua_hook, LUA_MASKCOUNT,
-                NGX_HTTP_COINHUNT_HOOK_COUNT);
-
     /* the traceback function stays at index 1 */
     lua_settop(L, 1);
     lua_gc(L, LUA_GCCOLLECT, 0);
