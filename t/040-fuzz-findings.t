@@ -23,16 +23,16 @@ my $server = <<'CONF';
     }
 CONF
 
-sub join_token {
+# a new session of $player: its token
+sub player_token {
     my ($n, $player) = @_;
-    my (undef, $body) = http(POST => $n->url("/hunt/session?player=$player"));
-    return $body =~ /"session":"([^"]+)"/ ? $1 : die "no session: $body";
+    my $body = (http(POST => $n->url("/hunt/session?player=$player")))[1];
+    $body =~ /"session":"([^"]+)"/ or die "no session: $body";
+    return $1;
 }
 
-sub tap {
-    my ($n, $t, $q) = @_;
-    return http(POST => $n->url("/hunt/tap?session=$t$q"));
-}
+# a tap of the session $t, more parameters in $q: (status, body, headers)
+sub tap { http(POST => $_[0]->url("/hunt/tap?session=$_[1]$_[2]")) }
 
 # "nginx -t" of the running nginx's configuration: (exit status, output)
 sub nginx_t {
@@ -54,7 +54,7 @@ sub write_rules {
         files => { 'rules.lua' =>
                    "return { on_tap = function(s, t) return 1 end }\n" },
         conf => "coinhunt_zone params 1m;\n$server");
-    my $t = join_token($n, 'alice');
+    my $t = player_token($n, 'alice');
 
     for my $q ('&x=%00abc', '&x=1%00junk', '&y=%091', '&x=1%20') {
         my ($st, $body) = tap($n, $t, $q);
@@ -84,7 +84,7 @@ sub write_rules {
     my $good = "return { on_tap = function(s, t) return 2 end }\n";
     my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $good },
         conf => "coinhunt_zone rules 1m;\n$server");
-    my $t = join_token($n, 'bob');
+    my $t = player_token($n, 'bob');
     my @workers = $n->wait_workers(1);
 
     my @bad = (
@@ -136,7 +136,7 @@ end }
 LUA
     my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
         conf => "coinhunt_zone hooks 1m;\n$server");
-    my $t = join_token($n, 'carol');
+    my $t = player_token($n, 'carol');
     my ($worker) = $n->wait_workers(1);
 
     my ($st, $body, $h) = tap($n, $t, '&seq=1');
