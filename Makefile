@@ -39,14 +39,14 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps run-deps bench-deps build run test test-browser bench install \
-	uninstall clean FORCE
+.PHONY: all deps run-deps bench-deps build run test test-browser bench fuzz \
+	install uninstall clean FORCE
 
 all: build
 
 # everything the tests need; "make run" needs only the server's part
 deps: $(BROWSER_NPM)
-	@./tools/apt-ensure $(DEB_PACKAGES) $(BROWSER_PACKAGES)
+	@./tools/apt-ensure $(DEB_PACKAGES) $(BROWSER_PACKAGES) $(FUZZ_PACKAGES)
 
 run-deps:
 	@./tools/apt-ensure $(DEB_PACKAGES)
@@ -119,12 +119,23 @@ test: deps
 	    prove $$inc -r t/; \
 	done
 	@$(MAKE) -s test-browser
+	@$(MAKE) -s fuzz
 
 # the demo page in headless Chromium, served as "make run" serves it
 test-browser: deps build
 	@echo "== the demo page in Chromium (t/browser/demo.test.js)"
 	@cd t/browser && COINHUNT_MODULE=$(MODULE) NGINX=$(NGINX) \
 	  node --test --test-reporter=spec demo.test.js
+
+# libFuzzer harnesses of the parsers of untrusted bytes (fuzz/README.md):
+# each runs FUZZ_TIME seconds ("make fuzz FUZZ_TIME=600 FUZZ=rules": one, long)
+FUZZ_TIME ?= 15
+FUZZ_PACKAGES := clang-14 libclang-rt-14-dev
+
+fuzz: deps build
+	@./tools/apt-ensure $(FUZZ_PACKAGES)
+	@$(MAKE) -s -f fuzz/fuzz.mk BUILD=$(BUILD) OBJS=$(OBJS)
+	@FUZZ_TIME=$(FUZZ_TIME) ./fuzz/run $(FUZZ)
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules

@@ -174,8 +174,6 @@ static ngx_int_t
 ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
     ngx_str_t *value)
 {
-    u_char                   *p, *last, *start;
-    size_t                    len;
     ngx_http_coinhunt_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
@@ -184,31 +182,8 @@ ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
         return NGX_DECLINED;
     }
 
-    len = ngx_strlen(name);
-    p = ctx->body.data;
-    last = p + ctx->body.len;
-
-    while (p < last) {
-        start = p;
-
-        while (p < last && *p != '&') {
-            p++;
-        }
-
-        /* names as ngx_http_arg() matches them in the query: any case */
-        if ((size_t) (p - start) > len
-            && ngx_strncasecmp(start, (u_char *) name, len) == 0
-            && start[len] == '=')
-        {
-            value->data = start + len + 1;
-            value->len = p - value->data;
-            return NGX_OK;
-        }
-
-        p++;
-    }
-
-    return NGX_DECLINED;
+    return ngx_http_coinhunt_form_arg(ctx->body.data, ctx->body.len, name,
+                                      value);
 }
 
 
@@ -314,37 +289,12 @@ ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,
 }
 
 
-/* players, hunts and coin kinds: 1 to "max" of A-Z a-z 0-9 _ . - */
-ngx_uint_t
-ngx_http_coinhunt_valid_name(u_char *p, size_t len, size_t max)
-{
-    u_char  *last;
-
-    if (len == 0 || len > max) {
-        return 0;
-    }
-
-    for (last = p + len; p < last; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9')
-              || *p == '_' || *p == '.' || *p == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 ngx_int_t
 ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name, int64_t min,
     int64_t max, int64_t *value)
 {
-    u_char     *p;
-    int64_t     n;
-    ngx_int_t   rc, neg;
-    ngx_str_t   s;
+    ngx_int_t  rc;
+    ngx_str_t  s;
 
     rc = ngx_http_coinhunt_param(r, name, &s);
 
@@ -352,34 +302,11 @@ ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name, int64_t min,
         return rc;
     }
 
-    p = s.data;
-    neg = (s.len > 1 && *p == '-');
-    p += neg;
-
-    if (p == s.data + s.len || s.len > 19) {
-        goto invalid;
+    if (ngx_http_coinhunt_parse_int(s.data, s.len, min, max, value)
+        == NGX_OK)
+    {
+        return NGX_OK;
     }
-
-    for (n = 0; p < s.data + s.len; p++) {
-        /* 19 digits can pass INT64_MAX: stop before the overflow */
-        if (*p < '0' || *p > '9' || n > (INT64_MAX - (*p - '0')) / 10) {
-            goto invalid;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    n = neg ? -n : n;
-
-    if (n < min || n > max) {
-        goto invalid;
-    }
-
-    *value = n;
-
-    return NGX_OK;
-
-invalid:
 
     (void) ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "\"%s\" must be an integer from %L "
@@ -397,25 +324,12 @@ ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
     if (r->headers_in.authorization) {
         auth = &r->headers_in.authorization->value;
 
-        /* the exact spelling first: it is what every client sends */
-        if (auth->len < sizeof("Bearer ") - 1
-            || (ngx_memcmp(auth->data, "Bearer ", sizeof("Bearer ") - 1) != 0
-                && ngx_strncasecmp(auth->data, (u_char *) "Bearer ",
-                                   sizeof("Bearer ") - 1)
-                   != 0))
+        if (ngx_http_coinhunt_bearer(auth->data, auth->len, token) != NGX_OK)
         {
             return ngx_http_coinhunt_reject(r, NGX_HTTP_UNAUTHORIZED,
                                             "unauthorized",
                                             "the Authorization header must "
                                             "be \"Bearer <session token>\"");
-        }
-
-        token->data = auth->data + sizeof("Bearer ") - 1;
-        token->len = auth->len - (sizeof("Bearer ") - 1);
-
-        while (token->len && token->data[0] == ' ') {
-            token->data++;
-            token->len--;
         }
 
         return NGX_OK;

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+#include "ngx_http_coinhunt_parse.h"
 
 
 #define NGX_HTTP_COINHUNT_BODY_MAX     4096
@@ -23,7 +24,6 @@ ngx_int_t ngx_http_coinhunt_param(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,
     ngx_str_t *deflt, ngx_str_t *value);
-ngx_uint_t ngx_http_coinhunt_valid_name(u_char *p, size_t len, size_t max);
 ngx_int_t ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name,
     int64_t min, int64_t max, int64_t *value);
 ngx_int_t ngx_http_coinhunt_token_param(ngx_http_request_t *r,

@@ -20,6 +20,11 @@
 #define NGX_HTTP_COINHUNT_COIN_MAX     1000000000
 #define NGX_HTTP_COINHUNT_NAMES        11
 
+#define NGX_HTTP_COINHUNT_HOOK_COUNT   10000
+#define NGX_HTTP_COINHUNT_HOOK_BUDGET  100      /* x HOOK_COUNT instructions */
+#define NGX_HTTP_COINHUNT_STOP                                                \
+    "the rule ran over its budget of 1000000 VM instructions"
+
 
 typedef struct {
     double                         x;
@@ -57,9 +62,23 @@ typedef struct {
 extern ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
 
 
-void ngx_http_coinhunt_lua_api_open(lua_State *L);
+/* lua_sandbox.c: the VM, the rules file's load and check, a coin's check */
+lua_State *ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err,
+    size_t len);
+ngx_int_t ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path,
+    ngx_str_t *source, ngx_str_t *fields, ngx_uint_t *nfields, u_char *err,
+    size_t len);
+const char *ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
+    ngx_http_coinhunt_coin_t *coin);
+void ngx_http_coinhunt_lua_rawfield(lua_State *L, int idx, const char *name);
+void ngx_http_coinhunt_lua_hook(lua_State *L, lua_Debug *ar);
+const char *ngx_http_coinhunt_lua_error(lua_State *L);
 void ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf);
+
+/* lua_view.c: what a hook sees of its session, tap and join */
 ngx_int_t ngx_http_coinhunt_lua_views(ngx_http_coinhunt_main_conf_t *cmcf);
+
+/* lua.c: the worker's VM and the hooks' calls */
 
 char *ngx_http_coinhunt_lua_check(ngx_conf_t *cf,
     ngx_http_coinhunt_rules_t *rules);

@@ -6,7 +6,6 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <sys/random.h>
 #include <math.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_zone.h"
@@ -18,7 +17,7 @@
  * userdata made once per worker whose __index and __newindex read and write
  * the C copy of the running call's session.  Keys are matched by the address
  * of their interned string, so a field access costs a pointer compare and
- * nothing is allocated per call.  Also the "coinhunt" module for rules.
+ * nothing is allocated per call.
  */
 
 
@@ -52,26 +51,6 @@ static int ngx_http_coinhunt_lua_ctx_index(lua_State *L);
 static int ngx_http_coinhunt_lua_read_only(lua_State *L);
 static void ngx_http_coinhunt_lua_object(lua_State *L, const char *name,
     lua_CFunction index, lua_CFunction newindex);
-static double ngx_http_coinhunt_lua_uniform(void);
-static int ngx_http_coinhunt_lua_random(lua_State *L);
-static int ngx_http_coinhunt_lua_now_ms(lua_State *L);
-static int ngx_http_coinhunt_lua_log(lua_State *L);
-
-
-static const luaL_Reg  ngx_http_coinhunt_lua_api[] = {
-    { "random", ngx_http_coinhunt_lua_random },
-    { "now_ms", ngx_http_coinhunt_lua_now_ms },
-    { "log", ngx_http_coinhunt_lua_log },
-    { NULL, NULL }
-};
-
-
-void
-ngx_http_coinhunt_lua_api_open(lua_State *L)
-{
-    lua_newtable(L);
-    luaL_register(L, NULL, ngx_http_coinhunt_lua_api);
-}
 
 
 /*
@@ -344,128 +323,4 @@ static int
 ngx_http_coinhunt_lua_read_only(lua_State *L)
 {
     return luaL_error(L, "the tap and the join context are read-only");
-}
-
-
-void
-ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf)
-{
-    uint64_t    seed, z;
-    ngx_uint_t  i;
-
-    if (cmcf->seed_set) {
-        seed = cmcf->seed + (uint64_t) ngx_worker;
-
-    } else if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) {
-        seed = (uint64_t) ngx_pid ^ (uint64_t) ngx_time() << 20;
-    }
-
-    /* splitmix64 spreads one seed over the xoshiro256** state */
-    for (i = 0; i < 4; i++) {
-        seed += 0x9e3779b97f4a7c15ULL;
-        z = seed;
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-        ngx_http_coinhunt_lua.rng[i] = z ^ (z >> 31);
-    }
-}
-
-
-static double
-ngx_http_coinhunt_lua_uniform(void)
-{
-    uint64_t  *s, result, t;
-
-    /* xoshiro256** */
-    s = ngx_http_coinhunt_lua.rng;
-
-    result = s[1] * 5;
-    result = ((result << 7) | (result >> 57)) * 9;
-    t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-
-    return (double) (result >> 11) * 0x1.0p-53;
-}
-
-
-static int
-ngx_http_coinhunt_lua_random(lua_State *L)
-{
-    double  r, m, n;
-
-    r = ngx_http_coinhunt_lua_uniform();
-
-    switch (lua_gettop(L)) {
-
-    case 0:
-        lua_pushnumber(L, r);
-        return 1;
-
-    case 1:
-        m = 1;
-        n = luaL_checknumber(L, 1);
-        break;
-
-    default:
-        m = luaL_checknumber(L, 1);
-        n = luaL_checknumber(L, 2);
-        break;
-    }
-
-    if (m > n || n - m > 9007199254740991.0) {
-        return luaL_error(L, "coinhunt.random: empty or too wide interval");
-    }
-
-    lua_pushnumber(L, m + (double) (int64_t) (r * (n - m + 1)));
-
-    return 1;
-}
-
-
-static int
-ngx_http_coinhunt_lua_now_ms(lua_State *L)
-{
-    lua_pushnumber(L, (double) ngx_http_coinhunt_now_ms());
-    return 1;
-}
-
-
-static int
-ngx_http_coinhunt_lua_log(lua_State *L)
-{
-    int          i, n;
-    size_t       len;
-    u_char       buf[2048], *p, *last;
-    const char  *s;
-
-    n = lua_gettop(L);
-    p = buf;
-    last = buf + sizeof(buf);
-
-    for (i = 1; i <= n; i++) {
-        lua_getglobal(L, "tostring");
-        lua_pushvalue(L, i);
-        lua_call(L, 1, 1);
-
-        s = lua_tolstring(L, -1, &len);
-
-        if (s) {
-            p = ngx_cpymem(p, s, ngx_min(len, (size_t) (last - p)));
-        }
-
-        lua_pop(L, 1);
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE,
-                  ngx_http_coinhunt_lua.log ? ngx_http_coinhunt_lua.log
-                                            : ngx_cycle->log,
-                  0, "coinhunt rules: %*s", p - buf, buf);
-
-    return 0;
 }

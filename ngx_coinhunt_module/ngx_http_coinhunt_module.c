@@ -463,8 +463,8 @@ ngx_http_coinhunt_seed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_coinhunt_main_conf_t *cmcf = conf;
 
-    u_char     *p;
     uint64_t    seed;
+    ngx_int_t   rc;
     ngx_str_t  *value;
 
     if (cmcf->seed_set) {
@@ -472,21 +472,18 @@ ngx_http_coinhunt_seed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-    seed = 0;
 
-    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
-        if (*p < '0' || *p > '9' || seed > (UINT64_MAX - 9) / 10) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid seed \"%V\": a decimal number of "
-                               "at most 19 digits is expected", &value[1]);
-            return NGX_CONF_ERROR;
-        }
+    rc = ngx_http_coinhunt_parse_seed(value[1].data, value[1].len, &seed);
 
-        seed = seed * 10 + (*p - '0');
+    if (rc == NGX_DECLINED) {
+        return "needs a number";
     }
 
-    if (value[1].len == 0) {
-        return "needs a number";
+    if (rc != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid seed \"%V\": a decimal number of "
+                           "at most 19 digits is expected", &value[1]);
+        return NGX_CONF_ERROR;
     }
 
     cmcf->seed = seed;

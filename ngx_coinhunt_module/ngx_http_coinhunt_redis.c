@@ -413,9 +413,9 @@ ngx_http_coinhunt_redis_handshake(redisAsyncContext *ac, void *reply,
         return;
     }
 
-    if (rep->type != REDIS_REPLY_STATUS
-        || (ngx_strcmp(cmd, "PING") == 0 ? ngx_strcmp(rep->str, "PONG")
-                                         : ngx_strcmp(rep->str, "OK")) != 0)
+    if (ngx_http_coinhunt_redis_status(rep, ngx_strcmp(cmd, "PING") == 0
+                                            ? "PONG" : "OK")
+        != NGX_OK)
     {
         ngx_http_coinhunt_redis_error(cmd, rep);
         redisAsyncDisconnect(ac);
@@ -504,44 +504,6 @@ ngx_http_coinhunt_redis_error(char *what, redisReply *reply)
     ngx_log_error(NGX_LOG_ERR, ngx_http_coinhunt_redis.log, 0,
                   "coinhunt: unexpected redis reply to %s: type %d \"%V\"",
                   what, reply->type, &s);
-}
-
-
-/* a board score as Redis returns it: a negated integer, 2^53 at most */
-ngx_int_t
-ngx_http_coinhunt_redis_score(redisReply *reply, int64_t *score)
-{
-    char     *p, *last;
-    int64_t   n;
-
-    if (reply->type != REDIS_REPLY_STRING || reply->len == 0
-        || reply->len > 17)
-    {
-        return NGX_ERROR;
-    }
-
-    p = reply->str;
-    last = p + reply->len;
-
-    if (*p == '-') {
-        p++;
-    }
-
-    if (p == last) {
-        return NGX_ERROR;
-    }
-
-    for (n = 0; p < last; p++) {
-        if (*p < '0' || *p > '9') {
-            return NGX_ERROR;
-        }
-
-        n = n * 10 + (*p - '0');
-    }
-
-    *score = (reply->str[0] == '-') ? n : -n;
-
-    return *score >= 0 ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -45,8 +45,14 @@ ngx_int_t ngx_http_coinhunt_redis_send(redisCallbackFn *fn, void *data,
     int argc, const char **argv, const size_t *argvlen);
 void ngx_http_coinhunt_redis_replied(void);
 void ngx_http_coinhunt_redis_error(char *what, redisReply *reply);
-ngx_int_t ngx_http_coinhunt_redis_score(redisReply *reply, int64_t *score);
 size_t ngx_http_coinhunt_redis_key(u_char *buf, ngx_str_t *hunt);
+
+/* redis_reply.c: the shape of replies */
+ngx_int_t ngx_http_coinhunt_redis_score(redisReply *reply, int64_t *score);
+ngx_int_t ngx_http_coinhunt_redis_top(redisReply *reply,
+    ngx_http_coinhunt_entry_t *top, ngx_uint_t *n);
+ngx_int_t ngx_http_coinhunt_redis_rank(redisReply *reply, int64_t *rank);
+ngx_int_t ngx_http_coinhunt_redis_status(redisReply *reply, char *expect);
 
 /* redis_flush.c: pending scores and their flush */
 ngx_int_t ngx_http_coinhunt_redis_flush_init(ngx_cycle_t *cycle,

@@ -79,7 +79,6 @@ static ngx_http_coinhunt_snapshot_t *ngx_http_coinhunt_snapshot(
     ngx_str_t *hunt);
 static void ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac,
     void *reply, void *data);
-static ngx_int_t ngx_http_coinhunt_redis_member(redisReply *member);
 static void ngx_http_coinhunt_rank_reply(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_coinhunt_me_reply(redisAsyncContext *ac, void *reply,
@@ -387,41 +386,16 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
     redisReply                    *rep = reply;
     ngx_http_coinhunt_snapshot_t  *snap = data;
 
-    size_t                     i, n;
     ngx_uint_t                 ok;
     ngx_queue_t               *q;
-    redisReply                *member;
     ngx_http_coinhunt_read_t  *rq;
 
     ngx_http_coinhunt_redis_replied();
 
     snap->fetching = 0;
-    ok = 0;
 
-    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements % 2 == 0
-        && rep->elements <= 2 * NGX_HTTP_COINHUNT_TOP_MAX)
-    {
-        n = rep->elements / 2;
-
-        for (i = 0; i < n; i++) {
-            member = rep->element[2 * i];
-
-            if (member->type != REDIS_REPLY_STRING
-                || ngx_http_coinhunt_redis_member(member) != NGX_OK
-                || ngx_http_coinhunt_redis_score(rep->element[2 * i + 1],
-                                                 &snap->top[i].score)
-                   != NGX_OK)
-            {
-                break;
-            }
-
-            snap->top[i].len = member->len;
-            ngx_memcpy(snap->top[i].player, member->str, member->len);
-        }
-
-        ok = (i == n);
-        snap->n = i;
-    }
+    ok = (rep && ngx_http_coinhunt_redis_top(rep, snap->top, &snap->n)
+                 == NGX_OK);
 
     snap->valid = ok;
     snap->fetched = ngx_current_msec;
@@ -449,34 +423,29 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
 }
 
 
-/* a board member is a player name: the replies embed it unescaped */
-static ngx_int_t
-ngx_http_coinhunt_redis_member(redisReply *member)
-{
-    return ngx_http_coinhunt_valid_name((u_char *) member->str, member->len,
-                                        NGX_HTTP_COINHUNT_NAME_MAX)
-           ? NGX_OK : NGX_ERROR;
-}
-
-
 static void
 ngx_http_coinhunt_rank_reply(redisAsyncContext *ac, void *reply, void *data)
 {
     redisReply                *rep = reply;
     ngx_http_coinhunt_read_t  *rq = data;
 
+    ngx_int_t  rc;
+
     ngx_http_coinhunt_redis_replied();
 
     if (rep == NULL) {
         rq->failed = 1;
 
-    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer >= 0) {
-        rq->me.rank = rep->integer + 1;
-        rq->me.found = 1;
+    } else {
+        rc = ngx_http_coinhunt_redis_rank(rep, &rq->me.rank);
 
-    } else if (rep->type != REDIS_REPLY_NIL) {
-        ngx_http_coinhunt_redis_error("ZRANK", rep);
-        rq->failed = 1;
+        if (rc == NGX_OK) {
+            rq->me.found = 1;
+
+        } else if (rc == NGX_ERROR) {
+            ngx_http_coinhunt_redis_error("ZRANK", rep);
+            rq->failed = 1;
+        }
     }
 
     ngx_http_coinhunt_read_done(rq);

@@ -242,8 +242,6 @@ static ngx_int_t
 ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
     double *value)
 {
-    u_char     buf[32];
-    char      *end;
     ngx_str_t  s;
     ngx_int_t  rc;
 
@@ -259,27 +257,9 @@ ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
         return NGX_ERROR;
     }
 
-    if (s.len == 0 || s.len >= sizeof(buf)
-        || ngx_strlchr(s.data, s.data + s.len, 'x')
-        || ngx_strlchr(s.data, s.data + s.len, 'X'))
-    {
-        goto invalid;
+    if (ngx_http_coinhunt_parse_coord(s.data, s.len, value) == NGX_OK) {
+        return NGX_OK;
     }
-
-    ngx_cpystrn(buf, s.data, s.len + 1);
-
-    *value = strtod((char *) buf, &end);
-
-    /* a decoded NUL ends buf early: all of "s" must be the number */
-    if (end != (char *) buf + s.len || !isfinite(*value) || buf[0] == ' ') {
-        goto invalid;
-    }
-
-    return NGX_OK;
-
-invalid:
-
-    *value = 0;
 
     (void) ngx_http_coinhunt_reject(r, NGX_HTTP_BAD_REQUEST, "bad_request",
                                     "\"%s\" must be a finite decimal number",

@@ -117,10 +117,13 @@ void
 ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
     ngx_str_t *hunt, ngx_str_t *player, u_char *out)
 {
-    u_char      raw[16], buf[NGX_HTTP_COINHUNT_TOKEN_LEN + 2];
+    u_char      raw[16];
+    uint32_t    bits;
     uint64_t    mac;
-    ngx_str_t   src, dst;
     ngx_uint_t  i;
+
+    static const u_char  alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
     mac = ngx_http_coinhunt_token_mac(key, slot, gen, hunt, player);
 
@@ -133,13 +136,19 @@ ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
         raw[8 + i] = (u_char) (mac >> (8 * i));
     }
 
-    src.data = raw;
-    src.len = sizeof(raw);
-    dst.data = buf;
+    /* base64url without padding: 5 groups of 3 bytes, then 1 byte */
+    for (i = 0; i < 15; i += 3) {
+        bits = (uint32_t) raw[i] << 16 | (uint32_t) raw[i + 1] << 8
+               | raw[i + 2];
 
-    ngx_encode_base64url(&dst, &src);
+        *out++ = alphabet[bits >> 18];
+        *out++ = alphabet[(bits >> 12) & 0x3f];
+        *out++ = alphabet[(bits >> 6) & 0x3f];
+        *out++ = alphabet[bits & 0x3f];
+    }
 
-    ngx_memcpy(out, buf, NGX_HTTP_COINHUNT_TOKEN_LEN);
+    *out++ = alphabet[raw[15] >> 2];
+    *out = alphabet[(raw[15] & 0x03) << 4];
 }
 
 

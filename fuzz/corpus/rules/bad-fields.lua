@@ -1,0 +1,1 @@
+return { fields = { "score", "a", "a", 7 }, on_tap = function() end }

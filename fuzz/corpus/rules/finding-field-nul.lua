@@ -1,0 +1,4 @@
+return {
+  fields = { "st\0best_x", "_k3" },
+  on_tap = function(s, tap) return { value = 3, kind = "gold" } end,
+}
