@@ -56,6 +56,8 @@ static const char  ngx_http_coinhunt_lua_prelude[] =
     "local coinhunt, STOP = ...\n"
     "local error, pcall, xpcall = error, pcall, xpcall\n"
     "package.loaded.coinhunt = coinhunt\n"
+    "-- every file's strings share one metatable: getmetatable('') is false\n"
+    "getmetatable('').__metatable = false\n"
     "local safe = { 'assert', 'error', 'ipairs', 'next', 'pairs', 'pcall',\n"
     "  'select', 'tonumber', 'tostring', 'type', 'unpack', 'xpcall',\n"
     "  'rawequal', 'rawget', 'rawset', 'rawlen', 'setmetatable',\n"

@@ -119,4 +119,46 @@ subtest 'a rules table whose reads raise is refused by nginx -t' => sub {
     like $out, qr/returns a table without an on_tap function/, 'and says why';
 };
 
+# rules files share a worker's VM: one may not reach the string metatable
+# (shared by every file's strings) to change what another's strings do
+subtest 'a rules file cannot change the strings of another' => sub {
+    my $evil = <<'LUA';
+local rules = {}
+function rules.on_tap(s, tap)
+  getmetatable("").__index.upper = function() return "pwned" end
+end
+return rules
+LUA
+    my $good = <<'LUA';
+local rules = {}
+function rules.on_tap(s, tap)
+  return { value = 1, kind = ("ok"):upper() }
+end
+return rules
+LUA
+    my $m = Coinhunt::Nginx->start(
+        files => { 'evil.lua' => $evil, 'good.lua' => $good },
+        conf => <<'CONF');
+    coinhunt_zone shared 1m;
+    server {
+        listen 127.0.0.1:$PORT;
+        location = /hunt/session { coinhunt session; }
+        location = /evil/tap { coinhunt_rules evil.lua; coinhunt tap; }
+        location = /good/tap { coinhunt_rules good.lua; coinhunt tap; }
+    }
+CONF
+    my (undef, undef, $j) = req($m, POST => '/hunt/session?player=eve');
+    my ($e) = $j =~ /"session":"([^"]{22})"/ or die "no session: $j";
+    my ($st) = req($m, POST => "/evil/tap?session=$e");
+    is $st, 500, 'the metatable is out of reach: rule_error';
+    like $m->error_log, qr/evil\.lua.*on_tap failed/, 'logged as the rule\'s';
+
+    (undef, undef, $j) = req($m, POST => '/hunt/session?player=gus');
+    my ($g) = $j =~ /"session":"([^"]{22})"/ or die "no session: $j";
+    my (undef, undef, $b) = req($m, POST => "/good/tap?session=$g");
+    is $b, qq({"coin":{"value":1,"kind":"OK"},"score":1,"taps":1,"coins":1}\n),
+       'the other file\'s strings are untouched';
+    $m->stop;
+};
+
 done_testing;
