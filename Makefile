@@ -10,13 +10,39 @@ NGINX ?= /usr/sbin/nginx
 NGX_SRC ?= /usr/share/nginx/src
 
 BUILD := $(CURDIR)/build
-ifeq ($(ALLOCATOR),jemalloc)
+
+# "make test" passes (see there), chosen before SANITIZE overrides ALLOCATOR
+ifeq ($(VALGRIND),1)
+TEST_PASSES := valgrind
+else ifeq ($(SANITIZE),1)
+TEST_PASSES := asan
+else ifeq ($(origin ALLOCATOR),command line)
+TEST_PASSES := $(ALLOCATOR)
+else
+TEST_PASSES := jemalloc asan
+# the whole "make test" also runs the page in Chromium and a short fuzz pass
+TEST_EXTRAS := test-browser fuzz
+endif
+
+# SANITIZE=1: the libc build with ASan+UBSan in build/asan; libc so that
+# ASan sees the module's heap (jemalloc's arenas are invisible to it)
+ifeq ($(SANITIZE),1)
+override ALLOCATOR := libc
+VARIANT := asan
+SO_DIR := $(BUILD)/asan
+SAN_OPT := -fsanitize=address,undefined -fno-omit-frame-pointer
+else ifeq ($(ALLOCATOR),jemalloc)
+VARIANT := jemalloc
 SO_DIR := $(BUILD)
 else
+VARIANT := $(ALLOCATOR)
 SO_DIR := $(BUILD)/$(ALLOCATOR)
 endif
-OBJS := $(BUILD)/objs-$(ALLOCATOR)
+OBJS := $(BUILD)/objs-$(VARIANT)
 MODULE := $(SO_DIR)/ngx_http_coinhunt_module.so
+# Debian's nginx is not instrumented: the sanitizer runtimes are preloaded
+SAN_RUNTIME = $(shell gcc -print-file-name=libasan.so) \
+	$(shell gcc -print-file-name=libubsan.so)
 
 # Debian's libjemalloc uses initial-exec TLS: dlopen() needs this headroom
 export GLIBC_TUNABLES := glibc.rtld.optional_static_tls=4096
@@ -34,13 +60,13 @@ BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 
 # the options Debian's nginx was built with ("nginx -V")
 NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
-	-Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2
-NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC
+	-Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN_OPT)
+NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_OPT)
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
-.PHONY: all deps run-deps bench-deps build run test test-browser bench fuzz \
-	install uninstall clean FORCE
+.PHONY: all deps run-deps valgrind-deps bench-deps build run test \
+	test-browser bench fuzz install uninstall clean FORCE
 
 all: build
 
@@ -58,6 +84,9 @@ $(BROWSER_NPM): t/browser/package.json t/browser/package-lock.json
 	@cd t/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
+valgrind-deps: deps
+	@./tools/apt-ensure valgrind
+
 bench-deps: deps
 	@./tools/apt-ensure $(BENCH_PACKAGES)
 
@@ -68,25 +97,25 @@ bench: bench-deps build
 build: $(MODULE)
 
 # reconfigure when config or the configure options change, not on every edit
-CONFIGURE_ARGS := $(ALLOCATOR) $(NGX_SRC) $(NGX_CC_OPT) $(NGX_LD_OPT)
-$(BUILD)/configure-$(ALLOCATOR).args: FORCE
+CONFIGURE_ARGS := $(VARIANT) $(ALLOCATOR) $(NGX_SRC) $(NGX_CC_OPT) $(NGX_LD_OPT)
+$(BUILD)/configure-$(VARIANT).args: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CONFIGURE_ARGS)' | cmp -s - $@ || echo '$(CONFIGURE_ARGS)' > $@
 
-$(OBJS)/Makefile: config $(BUILD)/configure-$(ALLOCATOR).args
-	@rm -rf $(BUILD)/nginx-src-$(ALLOCATOR) $(OBJS)
+$(OBJS)/Makefile: config $(BUILD)/configure-$(VARIANT).args
+	@rm -rf $(BUILD)/nginx-src-$(VARIANT) $(OBJS)
 	@mkdir -p $(BUILD)
-	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(ALLOCATOR)
-	@echo "configuring against $(NGX_SRC) (conf_flags), allocator $(ALLOCATOR)"
-	@cd $(BUILD)/nginx-src-$(ALLOCATOR) && . ./conf_flags && \
+	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(VARIANT)
+	@echo "configuring against $(NGX_SRC) (conf_flags), build $(VARIANT)"
+	@cd $(BUILD)/nginx-src-$(VARIANT) && . ./conf_flags && \
 	  COINHUNT_ALLOCATOR=$(ALLOCATOR) ./configure "$${NGX_CONF_FLAGS[@]}" \
 	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(OBJS) \
-	    > $(BUILD)/configure-$(ALLOCATOR).log 2>&1 \
-	  || { tail -20 $(BUILD)/configure-$(ALLOCATOR).log; exit 1; }
+	    > $(BUILD)/configure-$(VARIANT).log 2>&1 \
+	  || { tail -20 $(BUILD)/configure-$(VARIANT).log; exit 1; }
 
 $(MODULE): $(OBJS)/Makefile $(SOURCES)
-	@$(MAKE) -s -C $(BUILD)/nginx-src-$(ALLOCATOR) -f $(OBJS)/Makefile \
+	@$(MAKE) -s -C $(BUILD)/nginx-src-$(VARIANT) -f $(OBJS)/Makefile \
 	  modules >/dev/null
 	@mkdir -p $(SO_DIR)
 	@# a new file, not the old one rewritten: running nginx keep their copy
@@ -96,30 +125,35 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 run: run-deps build
 	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
 
-# the whole suite against each allocator build ("make test ALLOCATOR=libc":
-# that one only), on a free port; prove uses the real Test::Nginx when it is
-# installed, else t/compat
-ifeq ($(origin ALLOCATOR),command line)
-TEST_ALLOCATORS := $(ALLOCATOR)
-else
-TEST_ALLOCATORS := jemalloc libc
-endif
-
-test: deps
-	@set -e; for a in $(TEST_ALLOCATORS); do \
-	  $(MAKE) -s build ALLOCATOR=$$a; \
-	  so=$(BUILD)/$$([ $$a = jemalloc ] || echo $$a/)ngx_http_coinhunt_module.so; \
-	  echo "== the suite against the $$a build ($$so)"; \
-	  perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
-	    || inc="-I t/compat"; \
+# the whole suite, once a pass, each on a free port and a servroot of its
+# own: "jemalloc", "libc" (plain builds), "asan" (the libc build with
+# ASan+UBSan, the runtimes preloaded into nginx, any report fails the test),
+# "valgrind" (the libc build under valgrind).  Plain "make test" (CI) runs
+# jemalloc and asan; ALLOCATOR=, SANITIZE=1 or VALGRIND=1 run one pass.
+# prove uses the real Test::Nginx when it is installed, else t/compat (always
+# for asan and valgrind: only t/compat checks their reports).
+test: deps $(if $(filter valgrind,$(TEST_PASSES)),valgrind-deps)
+	@set -e; for p in $(TEST_PASSES); do \
+	  case $$p in \
+	    asan) args=SANITIZE=1 a=libc so=$(BUILD)/asan \
+	      env="TEST_NGINX_SANITIZE='$(strip $(SAN_RUNTIME))'" ;; \
+	    valgrind) args=ALLOCATOR=libc a=libc so=$(BUILD)/libc \
+	      env="TEST_NGINX_USE_VALGRIND=$${TEST_NGINX_USE_VALGRIND:-1}" ;; \
+	    *) args=ALLOCATOR=$$p a=$$p env= \
+	      so=$(BUILD)$$([ $$p = jemalloc ] || echo /$$p) ;; \
+	  esac; \
+	  $(MAKE) -s build $$args; \
+	  so=$$so/ngx_http_coinhunt_module.so; \
+	  echo "== the suite, $$p pass ($$so)"; \
+	  inc=; [ -z "$$env" ] && perl -c -MTest::Nginx::Socket -e1 \
+	    >/dev/null 2>&1 || inc="-I t/compat"; \
 	  port=$${TEST_NGINX_PORT:-$$(perl -MIO::Socket::INET -e 'print \
 	    IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1")->sockport')}; \
-	  ALLOCATOR=$$a TEST_NGINX_BINARY=$(NGINX) TEST_NGINX_LOAD_MODULES=$$so \
-	    TEST_NGINX_PORT=$$port TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$a \
-	    prove $$inc -r t/; \
+	  eval env MAKEFLAGS= ALLOCATOR=$$a $$env TEST_NGINX_BINARY=$(NGINX) \
+	    TEST_NGINX_LOAD_MODULES=$$so TEST_NGINX_PORT=$$port \
+	    TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$p prove $$inc -r t/; \
 	done
-	@$(MAKE) -s test-browser
-	@$(MAKE) -s fuzz
+	@for t in $(TEST_EXTRAS); do $(MAKE) -s $$t || exit 1; done
 
 # the demo page in headless Chromium, served as "make run" serves it
 test-browser: deps build
@@ -144,6 +178,8 @@ ENABLED := /etc/nginx/modules-enabled/50-mod-http-coinhunt.conf
 DROPIN := /etc/systemd/system/nginx.service.d/coinhunt-glibc-tunables.conf
 
 install: build
+	@[ -z "$(SAN_OPT)" ] || { echo "make install: not a SANITIZE=1 build" \
+	  "(it runs only with the ASan runtime preloaded)" >&2; exit 1; }
 	install -D -m 644 $(MODULE) $(DESTDIR)$(MODULES_DIR)/ngx_http_coinhunt_module.so
 	install -d $(DESTDIR)$(dir $(AVAILABLE)) $(DESTDIR)$(dir $(ENABLED)) \
 	  $(DESTDIR)$(dir $(DROPIN))

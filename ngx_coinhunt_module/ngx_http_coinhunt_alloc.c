@@ -10,6 +10,9 @@
 
 #if (NGX_COINHUNT_JEMALLOC)
 #include <jemalloc/jemalloc.h>
+#elif defined(__SANITIZE_ADDRESS__)
+/* libasan's allocator interface; gcc ships no header of it */
+size_t __sanitizer_get_heap_size(void);
 #else
 #include <malloc.h>
 #endif
@@ -280,6 +283,9 @@ ngx_http_coinhunt_heap_stats(ngx_http_coinhunt_heap_stats_t *stats)
     }
 
     stats->resident = resident;
+#elif defined(__SANITIZE_ADDRESS__)
+    /* ASan's allocator replaces glibc's, whose mallinfo2() would say 0 */
+    stats->resident = __sanitizer_get_heap_size();
 #else
     struct mallinfo2  mi;
 

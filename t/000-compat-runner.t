@@ -496,6 +496,7 @@ worker_rlimit_nofile 1024;
 
 
 === TEST 17: a block without config reuses the running server
+--- skip_eval: 2: $ENV{TEST_NGINX_USE_VALGRIND} # it stops nginx after a block
 --- request
 GET /t
 --- response_body chomp

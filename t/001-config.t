@@ -55,9 +55,7 @@ sub nginx_t {
         . "        location = /hunt/tap { coinhunt tap; }\n"
         . "        location = /hunt/session { coinhunt session; }\n"
         . "    }\n}\n");
-    my $nginx = Coinhunt::nginx_binary();
-    my $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
-    return ($? == 0, $out);
+    return Coinhunt::nginx_t($prefix);
 }
 
 my $conf = qr{in \Q$prefix\E/conf/nginx\.conf:7\b};
@@ -97,14 +95,13 @@ for my $case (@refused) {
 {
     write_file('nginx.conf', header()
         . "http {\n    coinhunt_zone t 10k;\n}\n");
-    my $nginx = Coinhunt::nginx_binary();
-    my $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
+    my (undef, $out) = Coinhunt::nginx_t($prefix);
     like $out, qr/zone "t" is too small.*nginx\.conf:6/, 'zone too small';
 
     write_file('nginx.conf', header()
         . "http {\n    server {\n        listen 127.0.0.1:1;\n"
         . "        location = /m { coinhunt metrics; }\n    }\n}\n");
-    $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
+    (undef, $out) = Coinhunt::nginx_t($prefix);
     like $out, qr/"coinhunt metrics" in \S+nginx\.conf:8 needs "coinhunt_zone"/,
          'an action needs the zone';
 
@@ -112,7 +109,7 @@ for my $case (@refused) {
         . "http {\n    coinhunt_zone t 1m;\n    server {\n"
         . "        listen 127.0.0.1:1;\n"
         . "        location = /t { coinhunt tap; }\n    }\n}\n");
-    $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
+    (undef, $out) = Coinhunt::nginx_t($prefix);
     like $out, qr/"coinhunt tap" in \S+nginx\.conf:9 needs "coinhunt_rules"/,
          'tap needs rules';
 
@@ -120,7 +117,7 @@ for my $case (@refused) {
         . "http {\n    coinhunt_zone t 1m;\n    server {\n"
         . "        listen 127.0.0.1:1;\n"
         . "        location = /t { coinhunt dig; }\n    }\n}\n");
-    $out = `$nginx -t -p $prefix/ -c conf/nginx.conf 2>&1`;
+    (undef, $out) = Coinhunt::nginx_t($prefix);
     like $out, qr/unknown action "dig".*nginx\.conf:9/, 'unknown action';
 }
 

@@ -132,8 +132,7 @@ LUA
     open $fh, '>', "$n->{prefix}/conf/rules.lua" or die $!;
     print $fh "return { on_tap = function( end }\n";
     close $fh;
-    my $nginx = Coinhunt::nginx_binary();
-    my $out = `$nginx -t -p $n->{prefix}/ -c conf/nginx.conf 2>&1`;
+    my (undef, $out) = Coinhunt::nginx_t($n->{prefix});
     like $out, qr/rules\.lua:1: .*in \S+nginx\.conf:\d+/, 'nginx -t refuses broken rules';
     kill 'HUP', $n->master_pid;
     sleep 0.5;

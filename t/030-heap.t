@@ -55,8 +55,12 @@ cmp_ok $after->{coinhunt_lua_memory_bytes} - $before->{coinhunt_lua_memory_bytes
        '>=', 10 * $mib, 'the Lua VM grew by 10 MiB or more';
 cmp_ok $after->{coinhunt_heap_allocated_bytes} - $before->{coinhunt_heap_allocated_bytes},
        '>=', 10 * $mib, 'so did the bytes allocated in the heap';
-cmp_ok $after->{coinhunt_heap_resident_bytes}, '>', $before->{coinhunt_heap_resident_bytes},
-       'and the resident heap';
+SKIP: {
+    # valgrind 3.19 replaces malloc but answers no mallinfo2(): 0 always
+    skip 'valgrind has no mallinfo2()', 1 if $ENV{TEST_NGINX_USE_VALGRIND};
+    cmp_ok $after->{coinhunt_heap_resident_bytes}, '>',
+           $before->{coinhunt_heap_resident_bytes}, 'and the resident heap';
+}
 cmp_ok $after->{coinhunt_heap_allocations_total}, '>=',
        $before->{coinhunt_heap_allocations_total} + 160,
        'with a heap call for every big string';

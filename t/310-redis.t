@@ -34,7 +34,15 @@ sub main::tok { Coinhunt::token('coinhunt-test-secret', @_) }
 
 sub main::board { Coinhunt::board(@_) }
 
-# a request that waits $delay seconds (for the connection, or a flush)
+# until the worker's Redis connection is ready ("--- init")
+sub main::redis_up {
+    my $url = "http://127.0.0.1:$ENV{TEST_NGINX_SERVER_PORT}/hunt/metrics";
+    Coinhunt::wait_for(30, sub {
+        ((Coinhunt::http(GET => $url))[1] // '') =~ /^coinhunt_redis_up 1$/m;
+    }) or warn "the worker's Redis connection is not up\n";
+}
+
+# a request that waits $delay seconds (for a flush)
 sub main::later {
     my ($delay, $req) = @_;
     return [substr($req, 0, 5), { value => substr($req, 5),
@@ -60,10 +68,11 @@ __DATA__
 return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 --- init
 $::Redis->cmd('FLUSHDB');
+main::redis_up();
 $::Redis->cmd('ZADD', 'coinhunt:lb:default', -7, 'zoe');
 --- request eval
 [
-main::later(0.2, "POST /hunt/session?player=alice"),
+"POST /hunt/session?player=alice",
 "POST /hunt/session?player=bob",
 "POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
 "POST /hunt/tap?session=" . main::tok(0, 1, 'alice'),
@@ -105,15 +114,17 @@ qr/\ncoinhunt_redis_flushes_total [1-9]\d*\n.*\ncoinhunt_redis_errors_total 0\n.
     location = /hunt/session { coinhunt session; }
     location = /hunt/tap { coinhunt tap; }
     location = /hunt/leaderboard { coinhunt leaderboard; }
+    location = /hunt/metrics { coinhunt metrics; }
 --- user_files
 >>> five.lua
 return { on_tap = function(s, tap) return { value = 5, kind = "gold" } end }
 --- init
 $::Redis->cmd('FLUSHDB');
+main::redis_up();
 $::Redis->cmd('ZADD', 'coinhunt:lb:default', -100, 'carol', -50, 'dan');
 --- request eval
 [
-main::later(0.2, "POST /hunt/session?player=carol"),
+"POST /hunt/session?player=carol",
 "POST /hunt/tap?session=" . main::tok(0, 1, 'carol'),
 main::later(0.3, "GET /hunt/leaderboard"),
 "POST /hunt/session?player=erin",
@@ -145,11 +156,13 @@ qr/^\Q${\ main::board('default', carol => 105)}\E,"me":\{"rank":3,"score":0\}\}$
 --- config
     location = /hunt/session { coinhunt session; }
     location = /hunt/leaderboard { coinhunt leaderboard; }
+    location = /hunt/metrics { coinhunt metrics; }
 --- init
 $::Redis->cmd('FLUSHDB');
+main::redis_up();
 --- request eval
 [
-main::later(0.2, "POST /hunt/session?player=b"),
+"POST /hunt/session?player=b",
 "POST /hunt/session?player=aa",
 "POST /hunt/session?player=a-",
 "POST /hunt/session?player=B",

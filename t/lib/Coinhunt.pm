@@ -27,6 +27,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use POSIX ();
 use Time::HiRes qw(sleep time);
+use CoinhuntSanitize ();
 
 our @EXPORT_OK = qw(token free_port http redis_start redis_stop wait_port
                     nginx_binary load_modules metric wait_for);
@@ -132,6 +133,45 @@ sub wait_port {
 
 sub nginx_binary { return $ENV{TEST_NGINX_BINARY} || 'nginx' }
 
+# nginx @args as the suite runs it (under valgrind or with the sanitizer
+# runtimes, their reports written to $logs/reports): (wait status, output)
+sub run_nginx {
+    my ($logs, @args) = @_;
+    my $dir = CoinhuntSanitize::report_dir($logs);
+    my %env = CoinhuntSanitize::env_for($dir);
+    local @ENV{keys %env} = values %env;
+    my @cmd = (CoinhuntSanitize::command_for($dir), nginx_binary(), @args);
+    # a file, not a pipe: a daemon nginx may keep its end open
+    my $file = "$logs/nginx.out";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        open STDOUT, '>', $file or POSIX::_exit(127);
+        open STDERR, '>&', \*STDOUT;
+        exec @cmd or POSIX::_exit(127);
+    }
+    waitpid $pid, 0;
+    my $status = $?;
+    open my $fh, '<', $file or return ($status, '');
+    return ($status, do { local $/; <$fh> } // '');
+}
+
+# fails a test for each sanitizer or valgrind report in $logs/reports
+sub check_reports {
+    my ($logs, $what) = @_;
+    my @reports = CoinhuntSanitize::reports("$logs/reports") or return;
+    Test::More::fail("$what: nginx wrote sanitizer or valgrind reports");
+    Test::More::diag(join "\n", @reports);
+}
+
+# "nginx -t" of the configuration under $prefix: (ok, output)
+sub nginx_t {
+    my ($prefix) = @_;
+    my ($status, $out) = run_nginx("$prefix/logs", '-t', '-p', "$prefix/",
+                                   '-c', 'conf/nginx.conf');
+    check_reports("$prefix/logs", "nginx -t in $prefix");
+    return ($status == 0, $out);
+}
+
 sub load_modules {
     return join '', map { "load_module $_;\n" }
                     split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
@@ -221,9 +261,11 @@ sub start {
         close $fh;
     }
     $self->write_conf(%opt);
-    my $nginx = Coinhunt::nginx_binary();
-    system($nginx, '-p', "$self->{prefix}/", '-c', 'conf/nginx.conf') == 0
-        or die "nginx did not start:\n" . $self->error_log;
+    my ($status, $out) = Coinhunt::run_nginx("$self->{prefix}/logs", '-p',
+                                             "$self->{prefix}/", '-c',
+                                             'conf/nginx.conf');
+    $status == 0
+        or die "nginx did not start:\n$out" . $self->error_log;
     Coinhunt::wait_port($self->{port}, 10)
         or die "nginx is not listening:\n" . $self->error_log;
     # a test that dies removes the prefix (File::Temp's END) before DESTROY
@@ -313,6 +355,7 @@ sub stop {
     sleep 0.05 while kill(0, $master) && time < $until;
     kill 'KILL', $master if kill 0, $master;
     delete $self->{port};
+    Coinhunt::check_reports("$self->{prefix}/logs", "nginx in $self->{prefix}");
 }
 
 sub DESTROY { $_[0]->stop if $_[0]->{port} }

@@ -22,6 +22,10 @@ use IO::Socket::INET ();
 use Carp qw( croak );
 use Config ();
 use Test::More ();
+use File::Basename ();
+use lib File::Spec->catdir(File::Basename::dirname(__FILE__),
+                           qw(.. .. .. lib));
+use CoinhuntSanitize ();
 
 # ---------------------------------------------------------------------------
 # Settings (names and defaults follow openresty/test-nginx)
@@ -96,6 +100,7 @@ our ($RunTestHelper, $CheckErrorLog, $CheckShutdownErrorLog);
 our ($NginxVersion, $NginxRawVersion, $OpenSSLVersion);
 our ($PrevConfig, $PrevBlock);
 our $ErrLogFilePos = 0;
+our $StartedBy;         # the block that started the running nginx
 
 if ($Randomize) {
     $ServerPort = gen_rand_port(1000)
@@ -445,6 +450,7 @@ sub stop_nginx ($) {
         undef $ChildPid if !is_running($ChildPid);
     }
     unlink $PidFile if -f $PidFile;
+    check_reports($name);
 }
 
 sub can_run {
@@ -506,6 +512,8 @@ sub get_nginx_version () {
 sub setup_server_root ($) {
     my $first_time = shift;
 
+    # (a first run's leftovers are an earlier run's, already reported)
+    check_reports($0) if !$first_time;
     if (-d $ServRoot) {
         # only remove what we create, never arbitrary user data
         remove_tree($ConfDir, glob("$ServRoot/*_cache"),
@@ -777,20 +785,28 @@ sub nginx_command () {
     push @cmd, '-e', $ErrLogFile
         if defined $NginxVersion && $NginxVersion >= 1.019005;
 
-    if ($UseValgrind) {
-        my @vg;
-        if ($UseValgrind =~ /^\d+$/) {
-            @vg = qw(valgrind --num-callers=100 -q --tool=memcheck
-                     --leak-check=full --show-possibly-lost=no
-                     --gen-suppressions=all);
-            push @vg, '--suppressions=valgrind.suppress'
-                if -f 'valgrind.suppress';
-        } else {
-            @vg = ('valgrind', '-q', split ' ', $UseValgrind);
-        }
-        unshift @cmd, @vg;
-    }
+    unshift @cmd, CoinhuntSanitize::command_for(report_dir()) if $UseValgrind;
     return @cmd;
+}
+
+sub report_dir () { CoinhuntSanitize::report_dir($LogDir) }
+
+# in the child about to exec nginx (TEST_NGINX_SANITIZE)
+sub sanitizer_env () {
+    my %env = CoinhuntSanitize::env_for(report_dir());
+    @ENV{keys %env} = values %env;
+}
+
+# Sanitizer and valgrind reports of the nginx that just exited fail the
+# block that started it.
+sub check_reports ($) {
+    my ($name) = @_;
+    return if !-d $LogDir;
+    my @reports = CoinhuntSanitize::reports(report_dir());
+    return if !@reports;
+    $name = $StartedBy // $name;
+    Test::More::fail("$name - nginx wrote sanitizer or valgrind reports");
+    Test::More::diag(join "\n", @reports);
 }
 
 # Runs nginx (which daemonizes) with stdout/stderr going to $StartupLog;
@@ -801,6 +817,7 @@ sub run_daemon_start (@) {
     bail_out("fork() failed: $!") if !defined $pid;
     if ($pid == 0) {
         $InSubprocess = 1;
+        sanitizer_env();
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', $StartupLog or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT;
@@ -818,6 +835,7 @@ sub run_foreground_start (@) {
     bail_out("fork() failed: $!") if !defined $pid;
     if ($pid == 0) {
         $InSubprocess = 1;
+        sanitizer_env();
         setpgrp;
         my $tb = Test::More->builder;
         $tb->no_ending(1);
@@ -863,6 +881,7 @@ sub start_nginx ($$) {
     my $name = $block->name;
     my @cmd = nginx_command();
     $NginxStartError = undef;
+    $StartedBy = $name;
 
     if ($UseValgrind && !$status_ref) {
         warn "$name\n";
@@ -1201,6 +1220,7 @@ sub run_must_die ($$) {
             wait_for_pid_file(1, undef);
             stop_nginx($name);
         }
+        check_reports($name);
     }
 }
 
@@ -1217,6 +1237,7 @@ END {
         }
         unlink $PidFile if defined $PidFile && -f $PidFile;
     }
+    check_reports($0);
 
     check_prev_block_shutdown_error_log();
 
