@@ -37,8 +37,10 @@ sub tap { http(POST => $_[0]->url("/hunt/tap?session=$_[1]$_[2]")) }
 # "nginx -t" of the running nginx's configuration: (exit status, output)
 sub nginx_t {
     my ($n) = @_;
-    my $out = qx{$ENV{TEST_NGINX_BINARY} -t -p $n->{prefix}/ -c conf/nginx.conf 2>&1};
-    return ($? >> 8, $out);
+    my ($status, $out) = Coinhunt::run_nginx("$n->{prefix}/logs", '-t', '-p',
+                                             "$n->{prefix}/", '-c',
+                                             'conf/nginx.conf');
+    return ($status >> 8, $out);
 }
 
 sub write_rules {

@@ -112,8 +112,8 @@ subtest 'a rules table whose reads raise is refused by nginx -t' => sub {
         "pid logs/nginx.pid;\nevents {}\nhttp {\n",
         "    coinhunt_zone t 1m;\n    coinhunt_rules rules.lua;\n}\n";
     close $fh;
-    my $out = `${\ Coinhunt::nginx_binary()} -t -p $dir/ -c conf/nginx.conf 2>&1`;
-    my $status = $?;
+    my ($status, $out) = Coinhunt::run_nginx("$dir/logs", '-t', '-p', "$dir/",
+                                             '-c', 'conf/nginx.conf');
     is $status & 127, 0, 'nginx -t was not killed by a signal';
     isnt $status >> 8, 0, 'nginx -t fails';
     like $out, qr/returns a table without an on_tap function/, 'and says why';

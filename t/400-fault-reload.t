@@ -17,12 +17,13 @@ my $load = CoinhuntLoad->start(port => $n->{port}, hunt => 'r', clients => 4,
 ok $load->ready, 'four clients joined their players';
 ok more_taps($n, 200), 'the clients tap';
 
-my $nginx = Coinhunt::nginx_binary();
 my $replaced = 0;
 for my $k (1 .. 10) {
     my %old = map { $_ => 1 } $n->worker_pids;
-    my $out = `$nginx -p $n->{prefix}/ -c conf/nginx.conf -s reload 2>&1`;
-    $? == 0 or diag($out), last;
+    my ($status, $out) = Coinhunt::run_nginx("$n->{prefix}/logs", '-p',
+                                             "$n->{prefix}/", '-c',
+                                             'conf/nginx.conf', '-s', 'reload');
+    $status == 0 or diag($out), last;
     # done when both new workers run and the old ones have exited
     $replaced++ if wait_for(30, sub {
         my @pids = $n->worker_pids;

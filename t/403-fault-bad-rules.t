@@ -15,7 +15,9 @@ use Test::More;
 my $n = CoinhuntLoad::nginx(zone => 'rules');
 my @workers = $n->wait_workers(2);
 my $rules = "$n->{prefix}/conf/rules.lua";
-my $nginx = Coinhunt::nginx_binary() . " -p $n->{prefix}/ -c conf/nginx.conf";
+# nginx @args on this configuration, as the suite runs nginx: ($?, output)
+sub nginx { Coinhunt::run_nginx("$n->{prefix}/logs", '-p', "$n->{prefix}/",
+                                '-c', 'conf/nginx.conf', @_) }
 my $directive = qr{ in \Q$n->{prefix}\E/conf/nginx\.conf:\d+\n};
 
 sub put_rules {
@@ -47,13 +49,13 @@ for my $case (@broken) {
     my ($what, $text, $error) = @$case;
     put_rules($text);
 
-    my $out = `$nginx -t 2>&1`;
-    ok $? != 0 && $out =~ /\[emerg\] .*$error.*$directive.*test failed/s,
+    my ($status, $out) = nginx('-t');
+    ok $status != 0 && $out =~ /\[emerg\] .*$error.*$directive.*test failed/s,
        "$what: nginx -t refuses it, naming the file and line"
         or diag $out;
 
-    $out = `$nginx -s reload 2>&1`;
-    ok $? != 0 && $out =~ /\[emerg\] .*$error.*$directive/s,
+    ($status, $out) = nginx('-s', 'reload');
+    ok $status != 0 && $out =~ /\[emerg\] .*$error.*$directive/s,
        '  nginx -s reload refuses to signal with it'
         or diag $out;
 
@@ -77,10 +79,10 @@ is_deeply [keys %{ $r->{kinds} }], ['v1'], '  and every coin found was v1';
 
 # good rules now: the reload takes them, the sessions keep their scores
 put_rules(CoinhuntLoad::rules('v2'));
-my $out = `$nginx -t 2>&1`;
-is $?, 0, 'nginx -t accepts the fixed rules' or diag $out;
-$out = `$nginx -s reload 2>&1`;
-ok $? == 0 && wait_for(10, sub {
+my ($status, $out) = nginx('-t');
+is $status, 0, 'nginx -t accepts the fixed rules' or diag $out;
+($status, $out) = nginx('-s', 'reload');
+ok $status == 0 && wait_for(10, sub {
         my @pids = $n->worker_pids;
         @pids == 2 && !grep { $start{$_} } @pids;
     }), 'nginx -s reload replaces both workers';
