@@ -15,8 +15,12 @@
  *
  * With -f, request i carries "Authorization: Bearer <token i mod n>" (the
  * token file has one token a line), exactly as bench/wrk/tap.lua builds them.
+ * With -R, one more connection sends "GET READPATH" (with -T's token as a
+ * Bearer) once a second, half a second into each second, and its answers'
+ * latencies are kept apart from the taps' (bench/lb-impact).
  * Prints one line:  LOADGEN rate=.. sent=.. recorded=.. achieved=.. errors=..
  *                   non2xx=.. p50=.. p90=.. p99=.. p999=.. max=.. (us)
+ *                   [reads=.. read_errors=.. read_p50=.. read_max=..]
  * Only connects to ADDR (default 127.0.0.1).
  */
 
@@ -46,6 +50,7 @@ typedef struct {
     int        connected;
     uint64_t   intended;      /* ns, intended send time of the request */
     int        record;
+    int        reader;        /* the once-a-second reader of -R */
     const char *wbuf;
     size_t     wlen, woff;
     char       rbuf[RBUF];
@@ -57,6 +62,8 @@ static int                 epfd;
 static uint64_t           *lat;          /* ns */
 static size_t              nlat, errors, non2xx, reconnects;
 static uint64_t            last_done;    /* ns, end of the last recorded response */
+static uint64_t            rlat[4096];   /* ns, the reader's answers */
+static size_t              nrlat, read_errors;
 
 static uint64_t
 now_ns(void)
@@ -103,7 +110,11 @@ static void
 conn_reset(conn_t *c)
 {
     if (c->busy) {
-        errors++;
+        if (c->reader) {
+            read_errors++;
+        } else {
+            errors++;
+        }
     }
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
@@ -179,7 +190,14 @@ conn_read(conn_t *c)
 
     if (c->busy && response_done(c, &status)) {
         uint64_t t = now_ns();
-        if (c->record) {
+        if (c->reader) {
+            if (nrlat < sizeof(rlat) / sizeof(rlat[0])) {
+                rlat[nrlat++] = t - c->intended;
+            }
+            if (status < 200 || status > 299) {
+                read_errors++;
+            }
+        } else if (c->record) {
             lat[nlat++] = t - c->intended;
             last_done = t;
             if (status < 200 || status > 299) {
@@ -189,6 +207,12 @@ conn_read(conn_t *c)
         c->busy = 0;
         c->rlen = 0;
     }
+}
+
+static uint64_t
+min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
 }
 
 static int
@@ -266,7 +290,10 @@ int
 main(int argc, char **argv)
 {
     const char  *host = "127.0.0.1", *path = "/hunt/tap", *method = "POST";
-    const char  *file = NULL;
+    const char  *file = NULL, *read_path = NULL, *read_token = "";
+    char        *read_req = NULL;
+    conn_t       reader;
+    size_t       nread = 0, reads;
     double       rate = 0, duration = 0, warmup = 1;
     int          port = 0, nconns = 50, opt, i, nev, idle;
     size_t       nreqs, next = 0, total, warm, inflight = 0;
@@ -276,7 +303,7 @@ main(int argc, char **argv)
     struct epoll_event  evs[256];
     struct timespec     ts;
 
-    while ((opt = getopt(argc, argv, "a:p:r:d:c:w:u:m:f:")) != -1) {
+    while ((opt = getopt(argc, argv, "a:p:r:d:c:w:u:m:f:R:T:")) != -1) {
         switch (opt) {
         case 'a': host = optarg; break;
         case 'p': port = atoi(optarg); break;
@@ -287,10 +314,12 @@ main(int argc, char **argv)
         case 'u': path = optarg; break;
         case 'm': method = optarg; break;
         case 'f': file = optarg; break;
+        case 'R': read_path = optarg; break;
+        case 'T': read_token = optarg; break;
         default:
             fprintf(stderr, "usage: loadgen -p PORT -r RATE -d SECONDS "
                     "[-c CONNS] [-w WARMUP] [-u PATH] [-m METHOD] "
-                    "[-f TOKENFILE] [-a ADDR]\n");
+                    "[-f TOKENFILE] [-a ADDR] [-R READPATH [-T TOKEN]]\n");
             return 2;
         }
     }
@@ -327,10 +356,23 @@ main(int argc, char **argv)
     for (i = 0; i < nconns; i++) {
         conn_open(&conns[i]);
     }
+    memset(&reader, 0, sizeof(reader));
+    reads = 0;
+    if (read_path) {
+        if (asprintf(&read_req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     "Authorization: Bearer %s\r\n\r\n", read_path, port,
+                     read_token) < 0)
+        {
+            die("asprintf");
+        }
+        reader.reader = 1;
+        conn_open(&reader);
+        reads = (size_t) (warmup + duration);
+    }
 
     /* wait for the connections, then start the schedule */
     end = now_ns() + 5000000000ull;
-    for (idle = 0; idle < nconns && now_ns() < end; ) {
+    for (idle = 0; idle < nconns + (read_path != NULL) && now_ns() < end; ) {
         nev = epoll_wait(epfd, evs, 256, 100);
         for (i = 0; i < nev; i++) {
             conn_t *c = evs[i].data.ptr;
@@ -340,7 +382,7 @@ main(int argc, char **argv)
             }
         }
     }
-    if (idle < nconns) {
+    if (idle < nconns + (read_path != NULL)) {
         fprintf(stderr, "loadgen: only %d of %d connections up\n",
                 idle, nconns);
         return 1;
@@ -379,10 +421,28 @@ main(int argc, char **argv)
             conn_flush(c);
         }
 
+        /* the reader: one read a second, half a second into it */
+        if (nread < reads && !reader.busy && reader.connected
+            && now >= t0 + nread * 1000000000ull + 500000000ull)
+        {
+            reader.busy = 1;
+            reader.intended = t0 + nread * 1000000000ull + 500000000ull;
+            reader.wbuf = read_req;
+            reader.wlen = strlen(read_req);
+            reader.woff = 0;
+            reader.rlen = 0;
+            nread++;
+            conn_flush(&reader);
+        }
+
         /* sleep until the next request is due or a response arrives */
         if (next < total) {
             due = t0 + (uint64_t) ((unsigned __int128) next * interval_ps
                                    / 1000);
+            if (nread < reads && !reader.busy) {
+                due = min_u64(due, t0 + nread * 1000000000ull
+                                       + 500000000ull);
+            }
             now = now_ns();
             uint64_t gap = due > now ? due - now : 0;
             ts.tv_sec = (time_t) (gap / 1000000000ull);
@@ -432,5 +492,12 @@ main(int argc, char **argv)
            errors, non2xx, reconnects,
            pct(50), pct(90), pct(99), pct(99.9),
            nlat ? (double) lat[nlat - 1] / 1000.0 : 0.0);
+    if (read_path) {
+        qsort(rlat, nrlat, sizeof(uint64_t), cmp_u64);
+        printf("LOADGEN_READS sent=%zu reads=%zu read_errors=%zu "
+               "read_p50=%.1f read_max=%.1f\n", nread, nrlat, read_errors,
+               nrlat ? (double) rlat[nrlat / 2] / 1000.0 : 0.0,
+               nrlat ? (double) rlat[nrlat - 1] / 1000.0 : 0.0);
+    }
     return 0;
 }
