@@ -32,6 +32,8 @@ static void ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
 static ngx_http_coinhunt_slot_t *ngx_http_coinhunt_lookup(
     ngx_http_coinhunt_shctx_t *sh, uint32_t b, uint16_t hunt,
     ngx_str_t *player);
+static void ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
 static void ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
 static void ngx_http_coinhunt_slot_free(ngx_http_coinhunt_shctx_t *sh,
@@ -345,14 +347,11 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 }
 
 
-/* a retired slot, locked with its stripe, becomes the session "s" shapes */
+/* the state a session starts with, the same for a new and a revived slot */
 static void
-ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
+ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
 {
-    ngx_http_coinhunt_retired_unlink(sh, slot);
-
-    slot->gen++;
     slot->taps = 0;
     slot->coins = 0;
     slot->excess = 0;
@@ -363,6 +362,18 @@ ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s->fields,
                sh->nfields * sizeof(double));
     slot->state = NGX_HTTP_COINHUNT_SLOT_LIVE;
+}
+
+
+/* a retired slot, locked with its stripe, becomes the session "s" shapes */
+static void
+ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
+{
+    ngx_http_coinhunt_retired_unlink(sh, slot);
+
+    slot->gen++;
+    ngx_http_coinhunt_slot_start(sh, slot, s);
 
     /* scores only grow: a seed from Redis may be above the retired one */
     if (s->score > slot->score) {
@@ -439,17 +450,8 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     slot->hunt = s->hunt;
     slot->player_len = (uint8_t) s->player.len;
     ngx_memcpy(slot->player, s->player.data, s->player.len);
-    slot->taps = 0;
-    slot->coins = 0;
-    slot->excess = 0;
-    slot->rules = s->rules;
     slot->score = s->score;
-    slot->created_ms = s->created_ms;
-    slot->last_tap_ms = 0;
-    slot->seq = 0;
-    ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s->fields,
-               sh->nfields * sizeof(double));
-    slot->state = NGX_HTTP_COINHUNT_SLOT_LIVE;
+    ngx_http_coinhunt_slot_start(sh, slot, s);
 
     if (sh->pending) {
         sh->pending[index].flushed = -1;
