@@ -13,12 +13,5 @@ function request()
     return req
 end
 
-function done(s, lat)
-    local e = s.errors
-    io.write(string.format(
-        "BENCH requests=%d duration_us=%d p50=%d p90=%d p99=%d p999=%d max=%d " ..
-        "non2xx=%d connect=%d read=%d write=%d timeout=%d\n",
-        s.requests, s.duration, lat:percentile(50), lat:percentile(90),
-        lat:percentile(99), lat:percentile(99.9), lat.max,
-        e.status, e.connect, e.read, e.write, e.timeout))
-end
+-- done(): bench/wrk/report.lua, beside this script
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
