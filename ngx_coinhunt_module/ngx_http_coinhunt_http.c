@@ -187,20 +187,30 @@ ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
 }
 
 
+/* a query string or a form body: somewhere a parameter could be */
+ngx_uint_t
+ngx_http_coinhunt_has_params(ngx_http_request_t *r)
+{
+    ngx_http_coinhunt_ctx_t  *ctx;
+
+    if (r->args.len) {
+        return 1;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
+
+    return ctx != NULL && ctx->body.len != 0;
+}
+
+
 ngx_int_t
 ngx_http_coinhunt_param(ngx_http_request_t *r, char *name, ngx_str_t *value)
 {
-    u_char                   *dst, *src;
-    ngx_str_t                 raw;
-    ngx_http_coinhunt_ctx_t  *ctx;
+    u_char     *dst, *src;
+    ngx_str_t   raw;
 
-    /* the common tap has neither: be done at once */
-    if (r->args.len == 0) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_coinhunt_module);
-
-        if (ctx == NULL || ctx->body.len == 0) {
-            return NGX_DECLINED;
-        }
+    if (!ngx_http_coinhunt_has_params(r)) {
+        return NGX_DECLINED;
     }
 
     if (ngx_http_arg(r, (u_char *) name, ngx_strlen(name), &raw) != NGX_OK
@@ -460,6 +470,11 @@ ngx_http_coinhunt_json_int(u_char *p, int64_t n)
     u_char    *last;
     uint64_t   u, t;
 
+    static const u_char  pairs[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233"
+        "34353637383940414243444546474849505152535455565758596061626364656667"
+        "6869707172737475767778798081828384858687888990919293949596979899";
+
     if (n < 0) {
         *p++ = '-';
         u = (uint64_t) -(n + 1) + 1;
@@ -468,19 +483,33 @@ ngx_http_coinhunt_json_int(u_char *p, int64_t n)
         u = (uint64_t) n;
     }
 
-    /* count the digits, then write them in place from the end */
+    /* count the digits, then write them from the end, two at a time */
     last = p + 1;
 
-    for (t = u; t >= 10; t /= 10) {
+    for (t = u; t >= 100; t /= 100) {
+        last += 2;
+    }
+
+    if (t >= 10) {
         last++;
     }
 
     p = last;
 
-    do {
-        *--p = (u_char) ('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        t = u % 100 * 2;
+        u /= 100;
+        *--p = pairs[t + 1];
+        *--p = pairs[t];
+    }
+
+    if (u >= 10) {
+        *--p = pairs[u * 2 + 1];
+        *--p = pairs[u * 2];
+
+    } else {
+        *--p = (u_char) ('0' + u);
+    }
 
     return last;
 }

@@ -20,6 +20,7 @@
 ngx_int_t ngx_http_coinhunt_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_coinhunt_with_params(ngx_http_request_t *r,
     ngx_http_coinhunt_action_pt action);
+ngx_uint_t ngx_http_coinhunt_has_params(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_param(ngx_http_request_t *r, char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_coinhunt_name_param(ngx_http_request_t *r, char *name,

@@ -13,6 +13,7 @@
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_session.h"
+#include "ngx_http_coinhunt_store.h"
 #include "ngx_http_coinhunt_metrics.h"
 #include "ngx_http_coinhunt_tap.h"
 #include "ngx_http_coinhunt_leaderboard.h"
@@ -70,19 +71,26 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
         return ngx_http_coinhunt_rejected(r);
     }
 
-    rc = ngx_http_coinhunt_int_param(r, "seq", 1, NGX_HTTP_COINHUNT_SEQ_MAX,
-                                     &seq);
-    if (rc == NGX_DECLINED) {
-        seq = 0;
+    ngx_http_coinhunt_session_prefetch(ngx_http_coinhunt_sh, t.slot);
 
-    } else if (rc != NGX_OK) {
-        return ngx_http_coinhunt_rejected(r);
-    }
+    seq = 0;
+    tap.x = 0;
+    tap.y = 0;
 
-    if (ngx_http_coinhunt_coord_param(r, "x", &tap.x) != NGX_OK
-        || ngx_http_coinhunt_coord_param(r, "y", &tap.y) != NGX_OK)
-    {
-        return ngx_http_coinhunt_rejected(r);
+    /* most taps carry neither query nor body: no lookups at all */
+    if (ngx_http_coinhunt_has_params(r)) {
+        rc = ngx_http_coinhunt_int_param(r, "seq", 1,
+                                         NGX_HTTP_COINHUNT_SEQ_MAX, &seq);
+
+        if (rc != NGX_OK && rc != NGX_DECLINED) {
+            return ngx_http_coinhunt_rejected(r);
+        }
+
+        if (ngx_http_coinhunt_coord_param(r, "x", &tap.x) != NGX_OK
+            || ngx_http_coinhunt_coord_param(r, "y", &tap.y) != NGX_OK)
+        {
+            return ngx_http_coinhunt_rejected(r);
+        }
     }
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
