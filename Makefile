@@ -40,6 +40,7 @@ SO_DIR := $(BUILD)/$(ALLOCATOR)
 endif
 OBJS := $(BUILD)/objs-$(VARIANT)
 MODULE := $(SO_DIR)/ngx_http_coinhunt_module.so
+FLOOR := $(BUILD)/ngx_http_bench_floor_module.so
 # Debian's nginx is not instrumented: the sanitizer runtimes are preloaded
 SAN_RUNTIME = $(shell gcc -print-file-name=libasan.so) \
 	$(shell gcc -print-file-name=libubsan.so)
@@ -91,8 +92,23 @@ bench-deps: deps
 	@./tools/apt-ensure $(BENCH_PACKAGES)
 
 # the benchmark (bench/README.md): "make bench QUICK=1" is the 2-minute version
-bench: bench-deps build
-	@QUICK=$(QUICK) MODULE=$(MODULE) ./bench/run
+bench: bench-deps build $(FLOOR)
+	@QUICK=$(QUICK) MODULE=$(MODULE) FLOOR=$(FLOOR) ./bench/run
+
+# bench/floor: a content handler that only answers, the bench's floor row
+$(FLOOR): bench/floor/config bench/floor/ngx_http_bench_floor_module.c
+	@rm -rf $(BUILD)/nginx-src-floor $(BUILD)/objs-floor
+	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-floor
+	@cd $(BUILD)/nginx-src-floor && . ./conf_flags && \
+	  ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(NGX_CC_OPT)" \
+	    --with-ld-opt="$(NGX_LD_OPT)" \
+	    --add-dynamic-module=$(CURDIR)/bench/floor \
+	    --builddir=$(BUILD)/objs-floor > $(BUILD)/configure-floor.log 2>&1 \
+	  || { tail -20 $(BUILD)/configure-floor.log; exit 1; }
+	@$(MAKE) -s -C $(BUILD)/nginx-src-floor -f $(BUILD)/objs-floor/Makefile \
+	  modules >/dev/null
+	@cp $(BUILD)/objs-floor/ngx_http_bench_floor_module.so $@
+	@echo "built $@"
 
 build: $(MODULE)
 
