@@ -156,10 +156,14 @@ ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot, uint32_t gen,
 static uint64_t
 ngx_http_coinhunt_swap64(uint64_t w)
 {
+#if (__GNUC__ || __clang__)
+    return __builtin_bswap64(w);
+#else
     return (w >> 56) | (w >> 40 & 0xff00) | (w >> 24 & 0xff0000)
            | (w >> 8 & 0xff000000) | (w << 8 & 0xff00000000ULL)
            | (w << 24 & 0xff0000000000ULL) | (w << 40 & 0xff000000000000ULL)
            | (w << 56);
+#endif
 }
 
 
