@@ -17,8 +17,9 @@
  * Rules files: the input is a rules file's source.  It is loaded and checked
  * in a new sandboxed VM, as "nginx -t" does; a file that passes has its
  * declared fields compared with what it wrote, and its on_tap is called, as
- * a worker calls it (under the instruction budget), with empty tables for
- * the session and the tap; what it returns goes to the module's coin check.
+ * a worker calls it (under the budget, kept here by the count hook), with
+ * empty tables for the session and the tap; what it returns goes to the
+ * module's coin check.
  */
 
 
@@ -71,7 +72,7 @@ ngx_fuzz_on_tap(lua_State *L)
     lua_newtable(L);
 
     /* as ngx_http_coinhunt_lua_call() does: a new budget for the call */
-    ngx_http_coinhunt_lua.hooks = 0;
+    ngx_http_coinhunt_lua.hook_since = 0;
 
     if (lua_pcall(L, 2, 1, 1) != 0) {
         return;

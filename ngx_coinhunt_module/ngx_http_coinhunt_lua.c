@@ -16,10 +16,11 @@
 
 /*
  * One LuaJIT VM per worker.  Rules run in a sandbox (no ffi, io, os.execute,
- * debug, loadfile) and in the interpreter, so that a count hook can cut off
- * a rule that runs away.  A hook sees its session through a proxy whose
- * backing table C refills before each call: core fields read-only, declared
- * fields read-write numbers; no table is made per call.
+ * debug, loadfile) and in the interpreter, so that a hook set by the
+ * watchdog (lua_watchdog.c) can stop a rule that runs away.  A hook sees
+ * its session through a proxy whose backing table C refills before each
+ * call: core fields read-only, declared fields read-write numbers; no table
+ * is made per call.
  */
 
 
@@ -170,6 +171,8 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     lua_settop(L, 1);
     lua_gc(L, LUA_GCCOLLECT, 0);
 
+    ngx_http_coinhunt_lua_watch_start(cycle->log);
+
     return NGX_OK;
 }
 
@@ -177,6 +180,8 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
 void
 ngx_http_coinhunt_lua_done(void)
 {
+    ngx_http_coinhunt_lua_watch_stop();
+
     if (ngx_http_coinhunt_lua.L) {
         lua_close(ngx_http_coinhunt_lua.L);
         ngx_http_coinhunt_lua.L = NULL;
@@ -227,9 +232,20 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 
     lua->rules = rules;
     lua->session = s;
-    lua->hooks = 0;
+    lua->hook_since = 0;
+
+    /* a new number first: a look at the last call cannot count for this */
+    lua->call++;
+    lua->in_call = 1;
 
     rc = lua_pcall(L, nargs, nresults, 1);
+
+    lua->in_call = 0;
+
+    if (lua->stopping) {
+        lua_sethook(L, NULL, 0, 0);
+        lua->stopping = 0;
+    }
 
     lua->session = NULL;
     lua->tap = NULL;

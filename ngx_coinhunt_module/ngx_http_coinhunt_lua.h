@@ -20,10 +20,13 @@
 #define NGX_HTTP_COINHUNT_COIN_MAX     1000000000
 #define NGX_HTTP_COINHUNT_NAMES        11
 
-#define NGX_HTTP_COINHUNT_HOOK_COUNT   10000
-#define NGX_HTTP_COINHUNT_HOOK_BUDGET  100      /* x HOOK_COUNT instructions */
+/* a hook call, or a rules file's top level, may use this much CPU */
+#define NGX_HTTP_COINHUNT_BUDGET       20       /* ms of the worker's CPU */
+#define NGX_HTTP_COINHUNT_WATCH_EVERY  5        /* ms of CPU between looks */
+#define NGX_HTTP_COINHUNT_HOOK_COUNT   10000    /* instructions, at load */
 #define NGX_HTTP_COINHUNT_STOP                                                \
-    "the rule ran over its budget of 1000000 VM instructions"
+    "the rule ran over its budget of "                                        \
+    ngx_value(NGX_HTTP_COINHUNT_BUDGET) " ms of CPU"
 
 
 typedef struct {
@@ -49,7 +52,11 @@ typedef struct {
     ngx_http_coinhunt_session_t   *session;
     ngx_http_coinhunt_tap_t       *tap;
     double                         now_ms;      /* on_join's ctx.now_ms */
-    ngx_uint_t                     hooks;       /* count hooks this call */
+    int64_t                        hook_since;  /* count hook: CPU ns at
+                                                   its first look, 0: none */
+    volatile ngx_uint_t            call;        /* watchdog: one per call */
+    volatile sig_atomic_t          in_call;
+    volatile sig_atomic_t          stopping;    /* the stop hook is set */
     uint64_t                       rng[4];
     int                            tap_ref;     /* registry refs */
     int                            ctx_ref;
@@ -72,11 +79,17 @@ const char *ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
     ngx_http_coinhunt_coin_t *coin);
 void ngx_http_coinhunt_lua_rawfield(lua_State *L, int idx, const char *name);
 void ngx_http_coinhunt_lua_hook(lua_State *L, lua_Debug *ar);
+void ngx_http_coinhunt_lua_stop(lua_State *L, lua_Debug *ar);
+int64_t ngx_http_coinhunt_lua_cpu(void);
 const char *ngx_http_coinhunt_lua_error(lua_State *L);
 void ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf);
 
 /* lua_view.c: what a hook sees of its session, tap and join */
 ngx_int_t ngx_http_coinhunt_lua_views(ngx_http_coinhunt_main_conf_t *cmcf);
+
+/* lua_watchdog.c: the worker's budget for a call, without a count hook */
+void ngx_http_coinhunt_lua_watch_start(ngx_log_t *log);
+void ngx_http_coinhunt_lua_watch_stop(void);
 
 /* lua.c: the worker's VM and the hooks' calls */
 

@@ -112,7 +112,7 @@ ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err, size_t len)
 
     luaL_openlibs(L);
 
-    /* the interpreter honours the count hook; traces would not */
+    /* the interpreter honours hooks, the budget's; traces would not */
     luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE|LUAJIT_MODE_OFF);
 
     /* stack: traceback, sandbox maker */
@@ -149,8 +149,8 @@ ngx_http_coinhunt_lua_new(lua_Alloc alloc, u_char *err, size_t len)
     lua_pop(L, 2);
 
     /*
-     * for good, a rules file's top level included: cheaper per bytecode
-     * than setting it around every call
+     * the budget of a rules file's top level, and of every call until a
+     * worker's watchdog takes over: "nginx -t" cannot hang
      */
     lua_sethook(L, ngx_http_coinhunt_lua_hook, LUA_MASKCOUNT,
                 NGX_HTTP_COINHUNT_HOOK_COUNT);
@@ -193,8 +193,8 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_remove(L, -2);
 
-    /* the top level has the budget of a hook: "nginx -t" cannot hang */
-    ngx_http_coinhunt_lua.hooks = 0;
+    /* the top level has the budget of a hook call */
+    ngx_http_coinhunt_lua.hook_since = 0;
 
     lua_pushvalue(L, 2);
 
@@ -428,13 +428,50 @@ done:
 }
 
 
+/*
+ * The count hook looks at the thread's CPU clock every HOOK_COUNT
+ * instructions; its first look in a load or a call starts the budget.
+ */
 void
 ngx_http_coinhunt_lua_hook(lua_State *L, lua_Debug *ar)
 {
-    if (++ngx_http_coinhunt_lua.hooks >= NGX_HTTP_COINHUNT_HOOK_BUDGET) {
-        lua_pushliteral(L, NGX_HTTP_COINHUNT_STOP);
-        lua_error(L);
+    int64_t                   now;
+    ngx_http_coinhunt_lua_t  *lua;
+
+    lua = &ngx_http_coinhunt_lua;
+    now = ngx_http_coinhunt_lua_cpu();
+
+    if (lua->hook_since == 0) {
+        lua->hook_since = now;
+        return;
     }
+
+    if (now - lua->hook_since >= NGX_HTTP_COINHUNT_BUDGET * 1000000LL) {
+        ngx_http_coinhunt_lua_stop(L, ar);
+    }
+}
+
+
+/* set with a count of 1, it stops the call at its next instruction */
+void
+ngx_http_coinhunt_lua_stop(lua_State *L, lua_Debug *ar)
+{
+    lua_pushliteral(L, NGX_HTTP_COINHUNT_STOP);
+    lua_error(L);
+}
+
+
+/* the calling thread's CPU time in ns; async-signal-safe */
+int64_t
+ngx_http_coinhunt_lua_cpu(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == -1) {
+        return 0;
+    }
+
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 

@@ -98,7 +98,7 @@ sub write_rules {
           qr/rules\.lua: the rules module returns a table without an on_tap function/ ],
         [ 'a top level that never ends',
           qq{while true do end\nreturn {}\n},
-          qr/the rule ran over its budget of 1000000 VM instructions/ ],
+          qr/the rule ran over its budget of 20 ms of CPU/ ],
     );
 
     for my $case (@bad) {
