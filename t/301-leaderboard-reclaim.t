@@ -37,11 +37,7 @@ sub req {
     return ($res->{status}, $res->{content});
 }
 
-sub metric {
-    my ($name) = @_;
-    my (undef, $body) = req(GET => '/hunt/metrics');
-    return $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
-}
+sub metric { Coinhunt::metric($n, @_) }
 
 sub top {
     my ($count) = @_;

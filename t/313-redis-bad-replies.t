@@ -33,10 +33,7 @@ my $n = Coinhunt::Nginx->start(files => {
     }
 CONF
 
-sub metric {
-    my (undef, undef, $m) = req($n, GET => '/hunt/metrics');
-    return $m =~ /^\Q$_[0]\E (\d+)$/m ? $1 : undef;
-}
+sub metric { Coinhunt::metric($n, @_) }
 
 sub join_hunt {
     my ($player, $hunt) = @_;
