@@ -662,6 +662,9 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
                    NGX_HTTP_COINHUNT_KEY_LEN);
     }
 
+    cmcf->key_mask = ngx_http_coinhunt_siphash(cmcf->key,
+                                               (u_char *) "kept MAC", 8);
+
     if (ngx_http_coinhunt_alloc_init(cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }

@@ -46,6 +46,7 @@ typedef struct {
     ngx_shm_zone_t                *shm_zone;
     ngx_str_t                      secret;
     u_char                         key[16];    /* the tokens' MAC key */
+    uint64_t                       key_mask;   /* of MACs kept in slots */
     ngx_msec_t                     session_ttl;
     ngx_flag_t                     seed_set;
     uint64_t                       seed;

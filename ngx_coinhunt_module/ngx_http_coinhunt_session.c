@@ -285,6 +285,11 @@ ngx_http_coinhunt_authorized_lock(ngx_http_request_t *r,
         return NULL;
     }
 
+    /* a MAC verified once is kept: later taps compare, not compute */
+    if (slot->mac != 0 && (t->mac ^ cmcf->key_mask) == slot->mac) {
+        return slot;
+    }
+
     hunt = ngx_http_coinhunt_hunt_name(sh, slot->hunt);
     player.data = slot->player;
     player.len = slot->player_len;
@@ -299,6 +304,9 @@ ngx_http_coinhunt_authorized_lock(ngx_http_request_t *r,
                                         "the session token is not valid");
         return NULL;
     }
+
+    /* masked: a worker with another key does not take it for its own */
+    slot->mac = t->mac ^ cmcf->key_mask;
 
     return slot;
 }

@@ -167,7 +167,7 @@ ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
         ngx_http_coinhunt_board_remove(sh, slot, index);
 
         slot->state = NGX_HTTP_COINHUNT_SLOT_FREE;
-        slot->gen++;
+        ngx_http_coinhunt_slot_renew(slot);
 
         ngx_http_coinhunt_unlock(&slot->lock);
         ngx_http_coinhunt_unlock(stripe);
@@ -330,7 +330,7 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 
         if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE) {
             /* a join revokes the tokens handed out before */
-            slot->gen++;
+            ngx_http_coinhunt_slot_renew(slot);
             ngx_http_coinhunt_session_copy(sh, slot, s);
             rc = NGX_OK;
 
@@ -372,7 +372,7 @@ ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
 {
     ngx_http_coinhunt_retired_unlink(sh, slot);
 
-    slot->gen++;
+    ngx_http_coinhunt_slot_renew(slot);
     ngx_http_coinhunt_slot_start(sh, slot, s);
 
     /* scores only grow: a seed from Redis may be above the retired one */
@@ -422,7 +422,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
         ngx_http_coinhunt_lock(&slot->lock);
 
         if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE) {
-            slot->gen++;
+            ngx_http_coinhunt_slot_renew(slot);
             rc = NGX_DECLINED;
 
         } else {
@@ -446,7 +446,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
 
     ngx_http_coinhunt_lock(&slot->lock);
 
-    slot->gen++;
+    ngx_http_coinhunt_slot_renew(slot);
     slot->hunt = s->hunt;
     slot->player_len = (uint8_t) s->player.len;
     ngx_memcpy(slot->player, s->player.data, s->player.len);
@@ -584,7 +584,7 @@ ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
         ngx_http_coinhunt_session_copy(sh, slot, s);
 
         slot->state = NGX_HTTP_COINHUNT_SLOT_RETIRED;
-        slot->gen++;
+        ngx_http_coinhunt_slot_renew(slot);
         ngx_http_coinhunt_retired_link(sh, slot, index);
 
         rc = NGX_OK;

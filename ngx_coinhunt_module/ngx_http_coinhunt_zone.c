@@ -20,7 +20,8 @@
  */
 
 
-#define NGX_HTTP_COINHUNT_MAGIC   0x31746e75686e696fULL
+/* changes with the slot's layout: a reload cannot take over another one */
+#define NGX_HTTP_COINHUNT_MAGIC   0x32746e75686e696fULL
 #define NGX_HTTP_COINHUNT_SPINS   2048
 
 
@@ -53,6 +54,14 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
 
     if (osh) {
+        if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "coinhunt_zone \"%V\" was laid out by another "
+                          "version of the module: restart nginx",
+                          &shm_zone->shm.name);
+            return NGX_ERROR;
+        }
+
         if (osh->redis != (cmcf->redis != NULL)) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                           "coinhunt_zone \"%V\" holds %s leaderboards, "

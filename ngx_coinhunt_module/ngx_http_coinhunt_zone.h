@@ -24,7 +24,7 @@
 
 
 /*
- * A session slot: 128 bytes, followed in the zone by the designer fields
+ * A session slot: 136 bytes, followed in the zone by the designer fields
  * (one double each).  Every field but "lock" is read and written with the
  * slot locked, except the racy pre-checks of the sweeper.  A retired slot
  * (an ended or expired session) keeps its hunt, player and score, so it
@@ -56,6 +56,7 @@ typedef struct {
     int64_t                        created_ms;
     int64_t                        last_tap_ms;
     int64_t                        seq;
+    uint64_t                       mac;        /* verified, masked; 0: none */
     u_char                         player[NGX_HTTP_COINHUNT_NAME_MAX];
 } ngx_http_coinhunt_slot_t;
 
@@ -143,6 +144,15 @@ extern ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
     ((ngx_http_coinhunt_slot_t *) ((sh)->slots + (size_t) (i) * (sh)->stride))
 #define ngx_http_coinhunt_slot_fields(slot)                                   \
     ((double *) ((u_char *) (slot) + sizeof(ngx_http_coinhunt_slot_t)))
+
+
+/* a new generation: the old one's tokens, and the MAC kept for them, die */
+static ngx_inline void
+ngx_http_coinhunt_slot_renew(ngx_http_coinhunt_slot_t *slot)
+{
+    slot->gen++;
+    slot->mac = 0;
+}
 
 
 ngx_int_t ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data);

@@ -49,8 +49,8 @@ sub top {
 }
 
 like $n->error_log,
-    qr/coinhunt_zone "full": \d+ sessions of 164 bytes \(2 designer fields, local leaderboards\)/,
-    'the zone reports 148 + 8 x fields bytes a session';
+    qr/coinhunt_zone "full": \d+ sessions of 172 bytes \(2 designer fields, local leaderboards\)/,
+    'the zone reports 156 + 8 x fields bytes a session';
 
 my $capacity = metric('coinhunt_sessions_capacity');
 ok $capacity > 1000, "the zone holds $capacity sessions";
