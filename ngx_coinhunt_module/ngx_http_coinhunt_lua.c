@@ -24,6 +24,7 @@
  */
 
 
+static void ngx_http_coinhunt_lua_pin(lua_State *L, int *ref);
 static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
     int fn, ngx_http_coinhunt_session_t *s, int arg, int nresults,
     const char *hook);
@@ -167,13 +168,51 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    /* the traceback function stays at index 1 */
+    /* the traceback function stays at index 1, then what calls push */
     lua_settop(L, 1);
+
+    if (!lua_checkstack(L, 4 + 4 * cmcf->rules.nelts + LUA_MINSTACK)) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "coinhunt: no Lua stack for %ui rules files",
+                      cmcf->rules.nelts);
+        return NGX_ERROR;
+    }
+
+    lua_pushliteral(L, "value");
+    lua->value_key = lua_gettop(L);
+    lua_pushliteral(L, "kind");
+    lua->kind_key = lua_gettop(L);
+
+    ngx_http_coinhunt_lua_pin(L, &lua->tap_ref);
+    ngx_http_coinhunt_lua_pin(L, &lua->ctx_ref);
+
+    for (i = 0; i < cmcf->rules.nelts; i++) {
+        ngx_http_coinhunt_lua_pin(L, &rules[i]->on_tap);
+        ngx_http_coinhunt_lua_pin(L, &rules[i]->on_join);
+        ngx_http_coinhunt_lua_pin(L, &rules[i]->on_expire);
+        ngx_http_coinhunt_lua_pin(L, &rules[i]->view);
+    }
+
+    lua->top = lua_gettop(L);
     lua_gc(L, LUA_GCCOLLECT, 0);
 
     ngx_http_coinhunt_lua_watch_start(cycle->log);
 
     return NGX_OK;
+}
+
+
+/* moves a registry ref's object to the stack, where calls copy it from */
+static void
+ngx_http_coinhunt_lua_pin(lua_State *L, int *ref)
+{
+    if (*ref == LUA_REFNIL) {
+        return;
+    }
+
+    lua_rawgeti(L, LUA_REGISTRYINDEX, *ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, *ref);
+    *ref = lua_gettop(L);
 }
 
 
@@ -206,7 +245,7 @@ ngx_http_coinhunt_lua_memory(void)
 
 
 /*
- * Calls hook "fn" with the session's view and the object at registry "arg"
+ * Calls hook "fn" with the session's view and the object at stack slot "arg"
  * (LUA_NOREF: none); on success leaves "nresults" values on the stack.
  */
 static ngx_int_t
@@ -220,13 +259,12 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     lua = &ngx_http_coinhunt_lua;
     L = lua->L;
 
-    /* the traceback function stays at index 1 between calls */
-    lua_rawgeti(L, LUA_REGISTRYINDEX, fn);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rules->view);
+    lua_pushvalue(L, fn);
+    lua_pushvalue(L, rules->view);
     nargs = 1;
 
     if (arg != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, arg);
+        lua_pushvalue(L, arg);
         nargs = 2;
     }
 
@@ -254,7 +292,7 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
         ngx_log_error(NGX_LOG_ERR, lua->log, 0,
                       "coinhunt: %V: %s failed: %s", &rules->path, hook,
                       ngx_http_coinhunt_lua_error(L));
-        lua_settop(L, 1);
+        lua_settop(L, lua->top);
         return NGX_ERROR;
     }
 
@@ -284,7 +322,7 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
         return NGX_ERROR;
     }
 
-    lua_settop(L, 1);
+    lua_settop(L, ngx_http_coinhunt_lua.top);
 
     return NGX_OK;
 }
@@ -310,9 +348,10 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
         return NGX_ERROR;
     }
 
-    msg = ngx_http_coinhunt_lua_coin(L, 2, coin);
+    msg = ngx_http_coinhunt_lua_coin(L, ngx_http_coinhunt_lua.top + 1,
+                                     coin);
 
-    lua_settop(L, 1);
+    lua_settop(L, ngx_http_coinhunt_lua.top);
 
     if (msg) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "coinhunt: %V: on_tap %s",
@@ -337,5 +376,5 @@ ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_rules_t *rules,
     (void) ngx_http_coinhunt_lua_call(rules, rules->on_expire, s, LUA_NOREF,
                                       0, "on_expire");
 
-    lua_settop(ngx_http_coinhunt_lua.L, 1);
+    lua_settop(ngx_http_coinhunt_lua.L, ngx_http_coinhunt_lua.top);
 }

@@ -58,8 +58,11 @@ typedef struct {
     volatile sig_atomic_t          in_call;
     volatile sig_atomic_t          stopping;    /* the stop hook is set */
     uint64_t                       rng[4];
-    int                            tap_ref;     /* registry refs */
-    int                            ctx_ref;
+    int                            tap_ref;     /* stack slots, */
+    int                            ctx_ref;     /* as are the rules' hooks */
+    int                            value_key;
+    int                            kind_key;
+    int                            top;         /* the last pinned slot */
     const char                    *names[NGX_HTTP_COINHUNT_NAMES];
     const char                    *fields[NGX_HTTP_COINHUNT_RULES_MAX]
                                          [NGX_HTTP_COINHUNT_FIELDS_MAX];

@@ -364,7 +364,8 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
         break;
 
     case LUA_TTABLE:
-        ngx_http_coinhunt_lua_rawfield(L, idx, "value");
+        lua_pushvalue(L, ngx_http_coinhunt_lua.value_key);
+        lua_rawget(L, idx);
 
         if (lua_type(L, -1) != LUA_TNUMBER) {
             msg = "returned a coin whose value is not a number";
@@ -373,7 +374,8 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
 
         value = lua_tonumber(L, -1);
 
-        ngx_http_coinhunt_lua_rawfield(L, idx, "kind");
+        lua_pushvalue(L, ngx_http_coinhunt_lua.kind_key);
+        lua_rawget(L, idx);
 
         if (lua_isnil(L, -1)) {
             kind = NULL;

@@ -28,15 +28,15 @@ typedef enum {
 } ngx_http_coinhunt_action_e;
 
 
-/* one rules file; the worker's Lua side fills the refs at worker start */
+/* one rules file; the worker's Lua side fills the slots at worker start */
 typedef struct {
     ngx_str_t                      path;
     ngx_str_t                      source;     /* read by the master */
     ngx_uint_t                     index;
     ngx_uint_t                     nfields;
     ngx_str_t                      fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
-    int                            on_join;    /* registry refs */
-    int                            on_tap;
+    int                            on_join;    /* VM stack slots, */
+    int                            on_tap;     /* LUA_REFNIL: none */
     int                            on_expire;
     int                            view;       /* the session's userdata */
 } ngx_http_coinhunt_rules_t;
