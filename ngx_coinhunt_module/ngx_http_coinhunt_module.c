@@ -11,6 +11,7 @@
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_session.h"
@@ -662,6 +663,11 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
                    NGX_HTTP_COINHUNT_KEY_LEN);
     }
 
+    /* before any lock: what killed workers left half-done is finished */
+    if (ngx_http_coinhunt_journal_init(cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_coinhunt_alloc_init(cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -708,6 +714,7 @@ ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
     ngx_http_coinhunt_redis_exit_process();
     ngx_http_coinhunt_lua_done();
     ngx_http_coinhunt_alloc_done();
+    ngx_http_coinhunt_journal_exit();
 }
 
 
