@@ -175,8 +175,9 @@ my @victims;
 sub kill_at {
     my ($what, $where, @triggers) = @_;
     my ($file, @patterns) = @$where;
+    my $ignore = ref $patterns[-1] ? 0 : pop @patterns;
     my $line = source_line($file, @patterns);
-    my @gdbs = map { CoinhuntGdb->attach($_, "$file:$line") }
+    my @gdbs = map { CoinhuntGdb->attach($_, "$file:$line", $ignore) }
                $n->wait_workers(2);
     my ($victim, $sock) = stop_one(\@gdbs, 10, @triggers);
     ok $victim, "$what: a worker stopped at $file:$line" or return;
@@ -195,33 +196,43 @@ sub took_over {
     my ($pid) = @_;
     ok wait_for(10, sub { $n->error_log =~ /took over a lock held by dead process $pid\b/ }),
        "  a lock the dead worker held was taken over";
+    ok wait_for(10, sub { $n->error_log =~ /finished \d+ section\(s\) dead process $pid left half-done/ }),
+       '  and what it had begun under the lock finished';
 }
 
+# where workers are killed: a file, patterns of a function and a line in it,
+# and how many times the line runs before the worker stops there; the
+# journal's apply loop runs once a logged store
+my $APPLY = ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
+             qr/ngx_memcpy\(e->addr/];
 my %where = (
-    tap_coins => ['ngx_http_coinhunt_tap.c',
-                  qr/ngx_http_coinhunt_board_score\(sh, slot/,
-                  qr/slot->coins\+\+;/],
+    tap_coins => ['ngx_http_coinhunt_journal.h',
+                  qr/^ngx_http_coinhunt_journal_tap\(/,
+                  qr/ngx_http_coinhunt_board_score\(/,
+                  qr/slot->coins = coins;/],
     board_move => ['ngx_http_coinhunt_leaderboard.c',
-                   qr/^ngx_http_coinhunt_board_score\(/,
+                   qr/^ngx_http_coinhunt_board_moved\(/,
                    qr/ngx_http_coinhunt_tree_remove\(/,
                    qr/ngx_http_coinhunt_tree_insert\(/],
     rotation => ['ngx_http_coinhunt_leaderboard.c',
                  qr/^ngx_http_coinhunt_rotate_up\(/, qr/np->parent = x;/],
+    # the index linked, the slot not written
     join_link => ['ngx_http_coinhunt_store.c',
                   qr/^ngx_http_coinhunt_session_insert\(/,
-                  qr/sh->buckets\[b\] = index \+ 1;/],
+                  qr/ngx_http_coinhunt_journal_apply\(k\);/,
+                  qr/ngx_http_coinhunt_journal_apply\(l\);/],
+    # the slot taken (2 stores), linked (5), half written (5 of 9)
+    join_slot => [@$APPLY, 12],
     join_board => ['ngx_http_coinhunt_store.c',
                    qr/^ngx_http_coinhunt_session_insert\(/,
-                   qr/ngx_http_coinhunt_board_insert\(/],
-    retire => ['ngx_http_coinhunt_store.c',
-               qr/^ngx_http_coinhunt_session_retire\(/,
-               qr/ngx_http_coinhunt_retired_link\(/],
-    retired_fifo => ['ngx_http_coinhunt_store.c',
-                     qr/^ngx_http_coinhunt_retired_link\(/,
-                     qr/sh->retired_tail = index \+ 1;/],
+                   qr/ngx_http_coinhunt_board_member\(/],
+    # retired (state, generation), not counted nor linked
+    retire => [@$APPLY, 2],
+    # the slot's own links set, its predecessor's and the tail not
+    retired_fifo => [@$APPLY, 4],
     reclaim => ['ngx_http_coinhunt_store.c',
                 qr/^ngx_http_coinhunt_slot_reclaim\(/,
-                qr/ngx_http_coinhunt_board_remove\(/],
+                qr/ngx_http_coinhunt_board_member\(/],
 );
 
 # joins until the zone refuses one: exactly as many as it has slots that
@@ -285,41 +296,40 @@ sub no_other_death {
         'no worker died but the killed ones';
     my @workers = $n->worker_pids;
     $n->stop;
-    kill 'KILL', @workers;
+    for my $pid (@workers) {
+        open my $fh, '<', "/proc/$pid/cmdline" or next;
+        kill 'KILL', $pid if <$fh> =~ /^nginx: worker process/;
+    }
 }
 
 # a worker killed at each point, one after the other, in one nginx
 $n = start('30m');
 
-note 'a tap killed between its score and its coins';
-join_player($_, 'coins') for qw(alice bob);
-tap('alice', 10);
-tap('bob', 3);
-{
-    my $bob = $players{bob};
-    my $pid = kill_at('tap', $where{tap_coins},
-        sub { send_request(tap_request($bob, $bob->{seq} + 1, 5)) });
-    settle_tap('bob', 5);
-    tap('bob', 1);
+# a tap of $x killed at a point: credited whole or not at all, the next tap
+# shows the designer field in step, the board follows
+sub killed_tap {
+    my ($what, $where, $name, $x) = @_;
+    note "a tap killed $what";
+    my $p = $players{$name};
+    my $pid = kill_at('tap', $where,
+        sub { send_request(tap_request($p, $p->{seq} + 1, $x)) });
+    settle_tap($name, $x);
+    tap($name, 1);
     took_over($pid);
-    board_ok('coins');
+    board_ok($p->{hunt});
     sessions_ok();
 }
 
-note 'a tap killed inside its move on the board';
+join_player($_, 'coins') for qw(alice bob);
+tap('alice', 10);
+tap('bob', 3);
+killed_tap('between its score and its coins', $where{tap_coins}, 'bob', 5);
+
+# dave passes the others: his node leaves the tree and enters it again
 join_player($_, 'move') for qw(carol dave erin frank gina hal ivy);
 tap($_, 2 + length $_) for qw(carol erin frank gina hal ivy);
 tap('dave', 1);
-{
-    my $dave = $players{dave};
-    my $pid = kill_at('board move', $where{board_move},
-        sub { send_request(tap_request($dave, $dave->{seq} + 1, 20)) });
-    settle_tap('dave', 20);
-    tap('dave', 1);
-    took_over($pid);
-    board_ok('move');
-    sessions_ok();
-}
+killed_tap('inside its move on the board', $where{board_move}, 'dave', 20);
 
 note 'a join killed in the middle of a rotation of the board';
 {
@@ -339,56 +349,46 @@ note 'a join killed in the middle of a rotation of the board';
     sessions_ok();
 }
 
-note 'a join killed inside its index insert';
-{
-    my $pid = kill_at('join', $where{join_link},
-                      sub { send_request(join_request('jack', 'idx')) });
-    join_player('jack', 'idx');
-    tap('jack', 4);
+# a join killed at a point: the player joins again, taps, and is counted
+# once, on the board with that score
+sub killed_join {
+    my ($what, $where, $name, $x) = @_;
+    note "a join killed $what";
+    my $pid = kill_at('join', $where,
+                      sub { send_request(join_request($name, 'idx')) });
+    join_player($name, 'idx');
+    tap($name, $x);
     took_over($pid);
     board_ok('idx');
     sessions_ok();
 }
 
-note 'a join killed before its board insert';
-{
-    my $pid = kill_at('join', $where{join_board},
-                      sub { send_request(join_request('kim', 'idx')) });
-    join_player('kim', 'idx');
-    tap('kim', 6);
+killed_join('inside its index insert', $where{join_link}, 'jack', 4);
+killed_join('halfway through writing its slot', $where{join_slot}, 'liz', 5);
+killed_join('before its board insert', $where{join_board}, 'kim', 7);
+
+# an end killed at a point: the session is ended, whole, still on the board
+sub killed_end {
+    my ($what, $where, $name, $x) = @_;
+    note "an end killed $what";
+    join_player($name, 'end');
+    tap($name, $x);
+    my $pid = kill_at('end', $where, sub { send_request(end_request($name)) });
+    settle_end($name);
     took_over($pid);
-    board_ok('idx');
+    board_ok('end');
     sessions_ok();
 }
 
-note 'an end killed inside the retiring';
+killed_end('inside the retiring', $where{retire}, 'leo', 7);
+note 'the session revived: its score kept';
 join_player('leo', 'end');
-tap('leo', 7);
-{
-    my $pid = kill_at('end', $where{retire},
-                      sub { send_request(end_request('leo')) });
-    settle_end('leo');
-    took_over($pid);
-    board_ok('end');
-    sessions_ok();
-    join_player('leo', 'end');
-    tap('leo', 2);
-    board_ok('end');
-    sessions_ok();
-    end_player('leo');
-}
-
-note 'an end killed inside the link to the retired sessions';
-join_player('mia', 'end');
-tap('mia', 5);
-{
-    my $pid = kill_at('end', $where{retired_fifo},
-                      sub { send_request(end_request('mia')) });
-    settle_end('mia');
-    took_over($pid);
-    board_ok('end');
-    sessions_ok();
-}
+tap('leo', 2);
+board_ok('end');
+sessions_ok();
+end_player('leo');
+killed_end('inside the link to the retired sessions', $where{retired_fifo},
+           'mia', 5);
 
 note 'every session after the kills';
 tap($_, 1) for sort grep { $players{$_}{live} && $players{$_}{token} }

@@ -7,9 +7,10 @@ package CoinhuntGdb;
 #                    the number of the first line of the module's source
 #                    $file that matches the last pattern, after lines that
 #                    match the others in turn (a function, then a line in it)
-#   my $g = CoinhuntGdb->attach($pid, @breakpoints)
-#                    gdb attached to a worker, the breakpoints ("file.c:N" or
-#                    a function) set, the worker running on
+#   my $g = CoinhuntGdb->attach($pid, $breakpoint, $ignore)
+#                    gdb attached to a worker, the breakpoint ("file.c:N" or
+#                    a function) set to stop at its hit number $ignore + 1,
+#                    the worker running on
 #   $g->stopped($seconds)   true once the worker stopped at a breakpoint
 #   $g->detach       removes the breakpoints and lets the worker run on
 #   $g->done         after the worker was killed: gdb exits
@@ -49,7 +50,7 @@ sub source_line {
 }
 
 sub attach {
-    my ($class, $pid, @breakpoints) = @_;
+    my ($class, $pid, $breakpoint, $ignore) = @_;
     my $self = bless { pid => $pid, said => '' }, $class;
     $self->{gdb} = open3($self->{in}, $self->{out}, gensym, $GDB, '-q',
                          '-nx', '-p', $pid);
@@ -57,7 +58,8 @@ sub attach {
     # signals (the Lua watchdog's timer) go to the worker unremarked
     $self->command("set pagination off\nset confirm off\n"
                    . "handle all nostop noprint pass\n"
-                   . join('', map { "break $_\n" } @breakpoints)
+                   . "break $breakpoint\n"
+                   . ($ignore ? "ignore \$bpnum $ignore\n" : '')
                    . "continue &\n");
     $self->read_until(qr/Continuing\.$/m, 60)
         or die "gdb did not attach to $pid:\n$self->{said}";
