@@ -7,10 +7,10 @@ package CoinhuntGdb;
 #                    the number of the first line of the module's source
 #                    $file that matches the last pattern, after lines that
 #                    match the others in turn (a function, then a line in it)
-#   my $g = CoinhuntGdb->attach($pid, $breakpoint, $ignore)
+#   my $g = CoinhuntGdb->attach($pid, $breakpoint, ignore => $n, if => $c)
 #                    gdb attached to a worker, the breakpoint ("file.c:N" or
-#                    a function) set to stop at its hit number $ignore + 1,
-#                    the worker running on
+#                    a function) set, the worker running on; it stops at the
+#                    hit number $n + 1 where gdb's condition $c holds
 #   $g->stopped($seconds)   true once the worker stopped at a breakpoint
 #   $g->detach       removes the breakpoints and lets the worker run on
 #   $g->done         after the worker was killed: gdb exits
@@ -50,7 +50,7 @@ sub source_line {
 }
 
 sub attach {
-    my ($class, $pid, $breakpoint, $ignore) = @_;
+    my ($class, $pid, $breakpoint, %opt) = @_;
     my $self = bless { pid => $pid, said => '' }, $class;
     $self->{gdb} = open3($self->{in}, $self->{out}, gensym, $GDB, '-q',
                          '-nx', '-p', $pid);
@@ -58,8 +58,9 @@ sub attach {
     # signals (the Lua watchdog's timer) go to the worker unremarked
     $self->command("set pagination off\nset confirm off\n"
                    . "handle all nostop noprint pass\n"
-                   . "break $breakpoint\n"
-                   . ($ignore ? "ignore \$bpnum $ignore\n" : '')
+                   . "break $breakpoint"
+                   . ($opt{if} ? " if $opt{if}\n" : "\n")
+                   . ($opt{ignore} ? "ignore \$bpnum $opt{ignore}\n" : '')
                    . "continue &\n");
     $self->read_until(qr/Continuing\.$/m, 60)
         or die "gdb did not attach to $pid:\n$self->{said}";
