@@ -37,6 +37,10 @@ my %where = (
                    qr/ngx_http_coinhunt_tree_insert\(/],
     rotation => ['ngx_http_coinhunt_leaderboard.c',
                  qr/^ngx_http_coinhunt_rotate_up\(/, qr/np->parent = x;/],
+    # a slot taken from the free ones, the index locked, nothing written
+    join_taken => ['ngx_http_coinhunt_store.c',
+                   qr/^ngx_http_coinhunt_session_insert\(/,
+                   qr/slot = ngx_http_coinhunt_slot\(sh, index\);/],
     # the index linked, the slot not written
     join_link => ['ngx_http_coinhunt_store.c',
                   qr/^ngx_http_coinhunt_session_insert\(/,
@@ -73,7 +77,8 @@ killed_tap('inside its move on the board', $where{board_move}, 'dave', 20);
 note 'a join killed in the middle of a rotation of the board';
 {
     my @tried;
-    my $pid = kill_at('rotation', $where{rotation}, map {
+    local $while_stopped = sub { board_waiting('rot') };
+    my ($pid, $waiting) = kill_at('rotation', $where{rotation}, map {
         my $name = sprintf 'rot%02d', $_;
         sub { push @tried, $name; send_request(join_request($name, 'rot')) }
     } 1 .. 40);
@@ -81,6 +86,8 @@ note 'a join killed in the middle of a rotation of the board';
     my $last = pop @tried;
     $players{$_} = { hunt => 'rot', score => 0, seq => 0, taps => 0,
                      coins => 0, live => 1 } for @tried;
+    # the board the other worker waited for: the dead one was rotating it
+    board_ok('rot', $last => 0, answer => $waiting);
     join_player($last, 'rot');
     tap($last, 4);
     took_over($pid);
@@ -91,17 +98,20 @@ note 'a join killed in the middle of a rotation of the board';
 # a join killed at a point: the player joins again, taps, and is counted
 # once, on the board with that score
 sub killed_join {
-    my ($what, $where, $name, $x) = @_;
+    my ($what, $where, $name, $x, $begun) = @_;
     note "a join killed $what";
     my $pid = kill_at('join', $where,
                       sub { send_request(join_request($name, 'idx')) });
     join_player($name, 'idx');
     tap($name, $x);
-    took_over($pid);
+    took_over($pid, $begun);
     board_ok('idx');
     sessions_ok();
 }
 
+# the slot it took is freed when its replacement starts (fill_ok below)
+killed_join('with a slot taken, before writing it', $where{join_taken},
+            'ivan', 3, 0);
 killed_join('inside its index insert', $where{join_link}, 'jack', 4);
 killed_join('halfway through writing its slot', $where{join_slot}, 'liz', 5);
 killed_join('before its board insert', $where{join_board}, 'kim', 7);

@@ -16,7 +16,8 @@ package CoinhuntCrash;
 #                        gdb stops a worker at the line (CoinhuntGdb; at a
 #                        function given instead of a file and no pattern), the
 #                        triggers' first request (or a timer) reaches it, the
-#                        worker is killed
+#                        worker is killed; $while_stopped runs before the kill
+#                        (its result is kill_at's second)
 #   took_over($pid)      the dead worker's lock was taken over, its half-done
 #                        work finished
 #   killed_tap           a tap killed at a point, settled and checked
@@ -35,13 +36,15 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP qw(decode_json);
 use Test::More;
+use Time::HiRes qw(sleep);
 
 our @EXPORT = qw($n %players start join_player tap_request tap_answer tap
                  settle_tap end_player board_ok sessions_ok send_request
                  kill_at took_over fill_ok settle_end end_request
-                 join_request no_other_death killed_tap collect_tap);
+                 join_request no_other_death killed_tap collect_tap
+                 board_waiting $while_stopped);
 
-our (%players, @victims, $n, $redis);
+our (%players, @victims, $n, $redis, $while_stopped);
 
 # x > 0 finds a coin of value x; the kind tells the taps before this one and
 # the designer field "n", which counts the taps: the two must agree
@@ -146,13 +149,7 @@ sub settle_tap {
 # answer if it came, else settled
 sub collect_tap {
     my ($name, $x, $sock) = @_;
-    my $sel = IO::Select->new($sock);
-    my $res = '';
-    while ($sel->can_read(10)) {
-        sysread($sock, $res, 4096, length $res) or last;
-    }
-    close $sock;
-    my ($st, $body) = $res =~ m{^HTTP/1\.1 (\d+) .*?\r\n\r\n(.*)\z}s;
+    my ($st, $body) = answer($sock);
     return settle_tap($name, $x) unless $st;
     my $want = tap_answer($players{$name}, $x);
     ok $st == 200 && $body eq $want, "  $name taps $x"
@@ -169,27 +166,55 @@ sub end_player {
 }
 
 # the whole board of a hunt is what the players' sessions say, in order
-# (in Redis mode, once a flush wrote it: the top is a snapshot of Redis)
+# (in Redis mode, once a flush wrote it: the top is a snapshot of Redis);
+# with %maybe (player => score, or undef: not on it), either board will do;
+# answer => $socket: the answer to a board_request sent there
 sub board_ok {
-    my ($hunt) = @_;
-    my @want = sort { $b->[1] <=> $a->[1] || $a->[0] cmp $b->[0] }
-               map { [$_, $players{$_}{score}] }
-               grep { $players{$_}{hunt} eq $hunt && !$players{$_}{gone} }
-               keys %players;
-    my ($st, $body, @got, @ranks);
-    my $read = sub {
-        ($st, $body) = http(GET => $n->url("/hunt/leaderboard?hunt=$hunt"
-                                           . '&top=100'), timeout => 10);
-        my $got = $st == 200 ? eval { decode_json($body) } : undef;
-        @got = map { [$_->{player}, $_->{score}] } @{ $got->{top} // [] };
-        @ranks = map { $_->{rank} } @{ $got->{top} // [] };
-        return Test::More::eq_array([\@got, \@ranks], [\@want, [1 .. @want]]);
+    my ($hunt, %maybe) = @_;
+    my $answer = delete $maybe{answer};
+    my $board = sub {
+        my (%alt) = @_;
+        my %score = map { $_ => $players{$_}{score} }
+                    grep { $players{$_}{hunt} eq $hunt && !$players{$_}{gone} }
+                    keys %players;
+        @score{keys %alt} = values %alt;
+        my @rows = sort { $b->[1] <=> $a->[1] || $a->[0] cmp $b->[0] }
+                   map { [$_, $score{$_}] } grep { defined $score{$_} }
+                   keys %score;
+        my $i = 0;
+        return [map { [++$i, @$_] } @rows];
     };
-    wait_for(10, $read) if $redis;
-    $read->() unless $redis;
-    is_deeply [\@got, \@ranks], [\@want, [1 .. @want]],
-        "  the board of $hunt: " . join(' ', map { "$_->[0]=$_->[1]" } @want)
+    my @want = ($board->(), %maybe ? $board->(%maybe) : ());
+    my ($st, $body, $got);
+    my $read = sub {
+        ($st, $body) = $answer ? answer($answer)
+                               : http(board_request($hunt), timeout => 10);
+        my $top = $st == 200 ? eval { decode_json($body) } : undef;
+        $got = [map { [@$_{qw(rank player score)}] } @{ $top->{top} // [] }];
+        return grep { Test::More::eq_array($got, $_) } @want;
+    };
+    my $ok = $redis ? wait_for(10, $read) : $read->();
+    ok $ok, "  the board of $hunt: "
+            . join(' or ', map { join ' ', map { "$_->[1]=$_->[2]" } @$_ }
+                           @want)
         or diag "$st $body";
+}
+
+sub board_request {
+    my ($hunt) = @_;
+    return (GET => $n->url("/hunt/leaderboard?hunt=$hunt&top=100"));
+}
+
+# the status and body of the answer on a socket of send_request's
+sub answer {
+    my ($sock) = @_;
+    my $sel = IO::Select->new($sock);
+    my $res = '';
+    while ($sel->can_read(10)) {
+        sysread($sock, $res, 4096, length $res) or last;
+    }
+    close $sock;
+    return $res =~ m{^HTTP/1\.1 (\d+) .*?\r\n\r\n(.*)\z}s;
 }
 
 sub sessions_ok {
@@ -226,6 +251,7 @@ sub kill_at {
     ok $victim, "$what: a worker stopped at $at"
         or return diag map { $_->said } @gdbs;
     my $pid = $victim->pid;
+    my $waiting = $while_stopped ? $while_stopped->() : undef;
     kill 'KILL', $pid;
     $victim->done;
     close $sock if $sock;
@@ -233,7 +259,7 @@ sub kill_at {
     ok wait_for(10, sub { !grep { $_ == $pid } $n->worker_pids }),
        "  and was killed there ($pid)";
     $n->wait_workers(2);
-    return $pid;
+    return wantarray ? ($pid, $waiting) : $pid;
 }
 
 # $begun 0: the worker was killed before it had written anything
@@ -315,12 +341,24 @@ sub no_other_death {
 
 # a tap of $x killed at a point: credited whole or not at all, the next tap
 # shows the designer field in step, the board follows
+# a board request while a worker is stopped: only the other one accepts it
+sub board_waiting {
+    my ($hunt) = @_;
+    my $sock = send_request(board_request($hunt));
+    sleep 0.5;
+    return $sock;
+}
+
 sub killed_tap {
     my ($what, $where, $name, $x) = @_;
     note "a tap killed $what";
     my $p = $players{$name};
-    my $pid = kill_at('tap', $where,
+    # the other worker asks for the board before the kill: it waits for the
+    # lock the stopped one holds, and takes it over
+    local $while_stopped = sub { board_waiting($p->{hunt}) };
+    my ($pid, $waiting) = kill_at('tap', $where,
         sub { send_request(tap_request($p, $p->{seq} + 1, $x)) });
+    board_ok($p->{hunt}, $name => $p->{score} + $x, answer => $waiting);
     settle_tap($name, $x);
     tap($name, 1);
     took_over($pid);
