@@ -29,10 +29,10 @@
  * dirty list gets its marks back.  A process that dies while redoing leaves
  * "repairing" set, so its own taker redoes the same work.  The model is
  * process death, not power loss: every store a killed process executed is
- * visible, so compiler barriers suffice.  A new worker, at start, passes
- * through the locks of every dead process's committed sections (taking them
- * over if still held), frees the slot it had taken and not placed, and frees
- * its record.
+ * visible, so compiler barriers suffice.  A new worker at start, and every
+ * worker at each sweep, passes through the locks of every dead process's
+ * committed sections (taking them over if still held), frees the slot it had
+ * taken and not placed, and frees its record.
  */
 
 
@@ -49,6 +49,12 @@ typedef struct {
 #define ngx_http_coinhunt_barrier()  __atomic_signal_fence(__ATOMIC_SEQ_CST)
 
 
+static ngx_http_coinhunt_journal_t *ngx_http_coinhunt_journal_free(
+    ngx_http_coinhunt_shctx_t *sh);
+static void ngx_http_coinhunt_journal_recover_dead(
+    ngx_http_coinhunt_shctx_t *sh);
+static ngx_int_t ngx_http_coinhunt_journal_dead(
+    ngx_http_coinhunt_journal_t *r);
 static void ngx_http_coinhunt_journal_recover(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_journal_t *r);
 static void ngx_http_coinhunt_journal_pass(ngx_http_coinhunt_shctx_t *sh,
@@ -72,8 +78,8 @@ ngx_http_coinhunt_journal_t  *ngx_http_coinhunt_journal;
 ngx_int_t
 ngx_http_coinhunt_journal_init(ngx_log_t *log)
 {
-    uint32_t                      pid, owner;
-    ngx_uint_t                    i, waited;
+    uint32_t                      pid;
+    ngx_uint_t                    waited;
     ngx_http_coinhunt_journal_t  *r;
     ngx_http_coinhunt_shctx_t    *sh;
 
@@ -84,20 +90,14 @@ ngx_http_coinhunt_journal_init(ngx_log_t *log)
 
         ngx_http_coinhunt_lock(&sh->journal_lock);
 
-        for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
-            r = &sh->journals[i];
+        r = ngx_http_coinhunt_journal_free(sh);
 
-            if (r->owner == 0) {
-                r->committed = 0;
-                r->tap = 0;
-                r->repairing = 0;
-                __atomic_store_n(&r->owner, pid, __ATOMIC_RELEASE);
-                ngx_http_coinhunt_journal = r;
-                break;
-            }
-        }
-
-        if (ngx_http_coinhunt_journal) {
+        if (r) {
+            r->committed = 0;
+            r->tap = 0;
+            r->repairing = 0;
+            __atomic_store_n(&r->owner, pid, __ATOMIC_RELEASE);
+            ngx_http_coinhunt_journal = r;
             break;
         }
 
@@ -114,20 +114,91 @@ ngx_http_coinhunt_journal_init(ngx_log_t *log)
         ngx_msleep(100);
     }
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
-        r = &sh->journals[i];
-        owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
-
-        if (owner != 0 && owner != pid
-            && kill((pid_t) owner, 0) == -1 && ngx_errno == NGX_ESRCH)
-        {
-            ngx_http_coinhunt_journal_recover(sh, r);
-        }
-    }
+    ngx_http_coinhunt_journal_recover_dead(sh);
 
     ngx_http_coinhunt_unlock(&sh->journal_lock);
 
     return NGX_OK;
+}
+
+
+/*
+ * Called every sweep: the records of dead processes are recovered, so that
+ * the work of an old worker killed while exiting (no one replaces it) is
+ * finished too, and a worker waiting for a record gets one.
+ */
+void
+ngx_http_coinhunt_journal_sweep(void)
+{
+    ngx_uint_t                  i;
+    ngx_http_coinhunt_shctx_t  *sh;
+
+    sh = ngx_http_coinhunt_sh;
+
+    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
+            ngx_http_coinhunt_lock(&sh->journal_lock);
+            ngx_http_coinhunt_journal_recover_dead(sh);
+            ngx_http_coinhunt_unlock(&sh->journal_lock);
+            return;
+        }
+    }
+}
+
+
+/* the journal lock held */
+static void
+ngx_http_coinhunt_journal_recover_dead(ngx_http_coinhunt_shctx_t *sh)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
+            ngx_http_coinhunt_journal_recover(sh, &sh->journals[i]);
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_journal_dead(ngx_http_coinhunt_journal_t *r)
+{
+    uint32_t  owner;
+
+    owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
+
+    return owner != 0 && owner != (uint32_t) ngx_pid
+           && kill((pid_t) owner, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
+/*
+ * A free record, else one of a dead process that left nothing to finish (it
+ * can only be recovered by a process that has a record of its own).
+ */
+static ngx_http_coinhunt_journal_t *
+ngx_http_coinhunt_journal_free(ngx_http_coinhunt_shctx_t *sh)
+{
+    ngx_uint_t                    i;
+    ngx_http_coinhunt_journal_t  *r;
+
+    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+        if (sh->journals[i].owner == 0) {
+            return &sh->journals[i];
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+        r = &sh->journals[i];
+
+        if (r->committed == 0 && r->tap == 0 && r->alloc == 0
+            && r->repairing == 0 && ngx_http_coinhunt_journal_dead(r))
+        {
+            return r;
+        }
+    }
+
+    return NULL;
 }
 
 

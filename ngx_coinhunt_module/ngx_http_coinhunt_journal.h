@@ -31,6 +31,7 @@ extern ngx_http_coinhunt_journal_t  *ngx_http_coinhunt_journal;
 
 ngx_int_t ngx_http_coinhunt_journal_init(ngx_log_t *log);
 void ngx_http_coinhunt_journal_exit(void);
+void ngx_http_coinhunt_journal_sweep(void);
 
 void ngx_http_coinhunt_journal_begin(void);
 ngx_uint_t ngx_http_coinhunt_journal_lock(uint32_t *lock);

@@ -741,6 +741,8 @@ ngx_http_coinhunt_sweep_handler(ngx_event_t *ev)
                             - (int64_t) cmcf->session_ttl,
                             ngx_http_coinhunt_expired, cmcf);
 
+    ngx_http_coinhunt_journal_sweep();
+
     ngx_http_coinhunt_metrics_publish();
 
     if (!ngx_exiting) {

@@ -282,20 +282,21 @@ void
 ngx_http_coinhunt_slot_release(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_journal_t *owner)
 {
-    uint32_t    index;
-    ngx_uint_t  f;
+    uint32_t                   index;
+    ngx_uint_t                 f;
+    ngx_http_coinhunt_slot_t  *slot;
 
     ngx_http_coinhunt_lock(&sh->free_lock);
 
     index = owner->alloc;
 
     if (index) {
+        slot = ngx_http_coinhunt_slot(sh, index - 1);
+
         ngx_http_coinhunt_journal_begin();
         f = ngx_http_coinhunt_journal_lock(&sh->free_lock);
 
-        ngx_http_coinhunt_journal_set(f,
-                                      &ngx_http_coinhunt_slot(sh, index - 1)->next,
-                                      sh->free_head);
+        ngx_http_coinhunt_journal_set(f, &slot->next, sh->free_head);
         ngx_http_coinhunt_journal_set(f, &sh->free_head, index);
         ngx_http_coinhunt_journal_set(f, &owner->alloc, 0);
 
