@@ -58,7 +58,7 @@ ngx_http_coinhunt_journal_tap(ngx_http_coinhunt_shctx_t *sh,
     int64_t now, int64_t excess, int64_t seq, int64_t value)
 {
     int64_t                       score;
-    uint32_t                      taps, coins;
+    uint32_t                      taps, coins, i;
     ngx_http_coinhunt_journal_t  *j;
 
     j = ngx_http_coinhunt_journal;
@@ -83,8 +83,9 @@ ngx_http_coinhunt_journal_tap(ngx_http_coinhunt_shctx_t *sh,
     j->last_tap_ms = now;
     j->seq = seq;
 
-    if (sh->nfields) {
-        ngx_memcpy(j->fields, fields, sh->nfields * sizeof(double));
+    /* a few doubles: a loop costs less than a call of memcpy */
+    for (i = 0; i < sh->nfields; i++) {
+        j->fields[i] = fields[i];
     }
 
     __atomic_store_n(&j->tap, index + 1, __ATOMIC_RELEASE);
@@ -102,9 +103,8 @@ ngx_http_coinhunt_journal_tap(ngx_http_coinhunt_shctx_t *sh,
 
     slot->coins = coins;
 
-    if (sh->nfields) {
-        ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), fields,
-                   sh->nfields * sizeof(double));
+    for (i = 0; i < sh->nfields; i++) {
+        ngx_http_coinhunt_slot_fields(slot)[i] = fields[i];
     }
 
     __atomic_store_n(&j->tap, 0, __ATOMIC_RELEASE);
