@@ -22,8 +22,10 @@
  * subtree, so an update, a rank and the start of the top list are
  * O(log n).  The order: score descending, then player name ascending
  * bytewise (a prefix first), the order of Redis mode's ZRANGE on negated
- * scores.  A hunt's board lock is held only for a tree operation, nested in
- * a slot lock at most.
+ * scores.  A hunt's board lock is held only for a tree operation and the
+ * slot stores that go with it, innermost.  A slot is on its hunt's board
+ * exactly while it is not free: a join and a reclaim change its state with
+ * the board locked, so a board can always be rebuilt from the slots.
  */
 
 
@@ -313,29 +315,51 @@ ngx_http_coinhunt_tree_rank(ngx_http_coinhunt_shctx_t *sh, uint32_t root,
 }
 
 
-/* the slot, locked by the caller, joins its hunt's board */
-void
-ngx_http_coinhunt_board_insert(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index)
+/* the board of "hunt" locked, in local mode: a slot joins or leaves it */
+uint32_t *
+ngx_http_coinhunt_board_lock(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt)
 {
-    ngx_http_coinhunt_hunt_t  *hunt;
+    uint32_t  *lock;
 
     if (sh->nodes == NULL) {
-        return;
+        return NULL;
     }
 
-    hunt = &sh->hunts[slot->hunt];
+    lock = &sh->hunts[hunt].board_lock;
+    ngx_http_coinhunt_lock(lock);
 
-    ngx_http_coinhunt_lock(&hunt->board_lock);
-    ngx_http_coinhunt_tree_insert(sh, &hunt->board_root, index + 1);
-    ngx_http_coinhunt_unlock(&hunt->board_lock);
+    return lock;
 }
 
 
+/* the slot joins its hunt's board, or leaves it; the caller holds its lock */
 void
-ngx_http_coinhunt_board_remove(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index)
+ngx_http_coinhunt_board_member(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, ngx_uint_t on)
 {
+    uint32_t  *root;
+
+    if (sh->nodes == NULL) {
+        return;
+    }
+
+    root = &sh->hunts[slot->hunt].board_root;
+
+    if (on) {
+        ngx_http_coinhunt_tree_insert(sh, root, index + 1);
+
+    } else {
+        ngx_http_coinhunt_tree_remove(sh, root, index + 1);
+    }
+}
+
+
+/* the slot's score changed, its board locked: it moves if it passed anyone */
+void
+ngx_http_coinhunt_board_moved(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot)
+{
+    uint32_t                   x, prev, next;
     ngx_http_coinhunt_hunt_t  *hunt;
 
     if (sh->nodes == NULL) {
@@ -343,10 +367,18 @@ ngx_http_coinhunt_board_remove(ngx_http_coinhunt_shctx_t *sh,
     }
 
     hunt = &sh->hunts[slot->hunt];
+    x = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride) + 1;
 
-    ngx_http_coinhunt_lock(&hunt->board_lock);
-    ngx_http_coinhunt_tree_remove(sh, &hunt->board_root, index + 1);
-    ngx_http_coinhunt_unlock(&hunt->board_lock);
+    prev = ngx_http_coinhunt_tree_prev(sh, x);
+    next = ngx_http_coinhunt_tree_next(sh, x);
+
+    /* most coins do not pass anyone: the node stays where it is */
+    if ((prev && !ngx_http_coinhunt_before(sh, prev, x))
+        || (next && !ngx_http_coinhunt_before(sh, x, next)))
+    {
+        ngx_http_coinhunt_tree_remove(sh, &hunt->board_root, x);
+        ngx_http_coinhunt_tree_insert(sh, &hunt->board_root, x);
+    }
 }
 
 
@@ -358,7 +390,6 @@ void
 ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, int64_t score)
 {
-    uint32_t                   x, prev, next;
     ngx_http_coinhunt_hunt_t  *hunt;
 
     if (score == slot->score) {
@@ -372,24 +403,55 @@ ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
     }
 
     hunt = &sh->hunts[slot->hunt];
-    x = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride) + 1;
 
     ngx_http_coinhunt_lock(&hunt->board_lock);
 
-    prev = ngx_http_coinhunt_tree_prev(sh, x);
-    next = ngx_http_coinhunt_tree_next(sh, x);
-
     slot->score = score;
-
-    /* most coins do not pass anyone: the node stays where it is */
-    if ((prev && !ngx_http_coinhunt_before(sh, prev, x))
-        || (next && !ngx_http_coinhunt_before(sh, x, next)))
-    {
-        ngx_http_coinhunt_tree_remove(sh, &hunt->board_root, x);
-        ngx_http_coinhunt_tree_insert(sh, &hunt->board_root, x);
-    }
+    ngx_http_coinhunt_board_moved(sh, slot);
 
     ngx_http_coinhunt_unlock(&hunt->board_lock);
+}
+
+
+/*
+ * The board of a hunt, its lock held, made anew from the slots: every used
+ * slot of the hunt that is not free is on it.  For a board a killed process
+ * left in the middle of a tree update; O(slots + n log n).  A slot joins or
+ * leaves a board only with the board's lock held, its hunt written before
+ * its state, so the slots of other hunts read here without their locks are
+ * never taken for this hunt's.
+ */
+void
+ngx_http_coinhunt_board_rebuild(ngx_http_coinhunt_shctx_t *sh, uint16_t h)
+{
+    uint32_t                   i, used, root;
+    ngx_str_t                  name;
+    ngx_http_coinhunt_slot_t  *slot;
+
+    used = (uint32_t) ngx_min(__atomic_load_n(&sh->unused, __ATOMIC_RELAXED),
+                              sh->capacity);
+    root = 0;
+
+    for (i = 0; i < used; i++) {
+        slot = ngx_http_coinhunt_slot(sh, i);
+
+        if (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE)
+            == NGX_HTTP_COINHUNT_SLOT_FREE
+            || slot->hunt != h)
+        {
+            continue;
+        }
+
+        ngx_http_coinhunt_tree_insert(sh, &root, i + 1);
+    }
+
+    sh->hunts[h].board_root = root;
+
+    name = ngx_http_coinhunt_hunt_name(sh, h);
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "coinhunt: rebuilt the board of hunt \"%V\" (%uD players)",
+                  &name, ngx_http_coinhunt_size(sh, root));
 }
 
 

@@ -36,12 +36,16 @@ typedef struct {
 } ngx_http_coinhunt_me_t;
 
 
-void ngx_http_coinhunt_board_insert(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index);
-void ngx_http_coinhunt_board_remove(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+uint32_t *ngx_http_coinhunt_board_lock(ngx_http_coinhunt_shctx_t *sh,
+    uint16_t hunt);
+void ngx_http_coinhunt_board_member(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, ngx_uint_t on);
+void ngx_http_coinhunt_board_moved(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot);
 void ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, int64_t score);
+void ngx_http_coinhunt_board_rebuild(ngx_http_coinhunt_shctx_t *sh,
+    uint16_t h);
 
 ngx_int_t ngx_http_coinhunt_leaderboard_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_leaderboard_send(ngx_http_request_t *r,

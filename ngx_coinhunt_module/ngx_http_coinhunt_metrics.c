@@ -10,6 +10,7 @@
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_metrics.h"
@@ -145,12 +146,14 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
     last = ngx_sprintf(last,
                        "# HELP coinhunt_sessions Live sessions.\n"
                        "# TYPE coinhunt_sessions gauge\n"
-                       "coinhunt_sessions %uA\n"
+                       "coinhunt_sessions %L\n"
                        "# HELP coinhunt_sessions_capacity Sessions the zone "
                        "can hold.\n"
                        "# TYPE coinhunt_sessions_capacity gauge\n"
                        "coinhunt_sessions_capacity %uD\n",
-                       sh->sessions, sh->capacity);
+                       ngx_http_coinhunt_journal_sum(sh,
+                           offsetof(ngx_http_coinhunt_journal_t, sessions)),
+                       sh->capacity);
 
     /*
      * up: Redis mode, no live worker without its connection, and as many
@@ -188,8 +191,10 @@ ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r)
                        "# HELP coinhunt_redis_pending_scores Changed scores "
                        "not yet written to Redis.\n"
                        "# TYPE coinhunt_redis_pending_scores gauge\n"
-                       "coinhunt_redis_pending_scores %uA\n",
-                       (int) up, sh->dirty);
+                       "coinhunt_redis_pending_scores %L\n",
+                       (int) up,
+                       ngx_http_coinhunt_journal_sum(sh,
+                           offsetof(ngx_http_coinhunt_journal_t, dirty)));
 
     for (m = ngx_http_coinhunt_worker_metrics; m->name; m++) {
         last = ngx_sprintf(last, "# HELP %s %s\n# TYPE %s %s\n",

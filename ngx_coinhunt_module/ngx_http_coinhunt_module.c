@@ -11,6 +11,7 @@
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_session.h"
@@ -665,6 +666,11 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
     cmcf->key_mask = ngx_http_coinhunt_siphash(cmcf->key,
                                                (u_char *) "kept MAC", 8);
 
+    /* before any lock: what killed workers left half-done is finished */
+    if (ngx_http_coinhunt_journal_init(cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_coinhunt_alloc_init(cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -711,6 +717,7 @@ ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
     ngx_http_coinhunt_redis_exit_process();
     ngx_http_coinhunt_lua_done();
     ngx_http_coinhunt_alloc_done();
+    ngx_http_coinhunt_journal_exit();
 }
 
 
@@ -736,6 +743,8 @@ ngx_http_coinhunt_sweep_handler(ngx_event_t *ev)
                             ngx_http_coinhunt_now_ms()
                             - (int64_t) cmcf->session_ttl,
                             ngx_http_coinhunt_expired, cmcf);
+
+    ngx_http_coinhunt_journal_sweep();
 
     ngx_http_coinhunt_metrics_publish();
 

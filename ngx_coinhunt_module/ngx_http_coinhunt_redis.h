@@ -60,6 +60,7 @@ ngx_int_t ngx_http_coinhunt_redis_flush_init(ngx_cycle_t *cycle,
 void ngx_http_coinhunt_redis_flush_exit(void);
 void ngx_http_coinhunt_redis_dirty(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot);
+void ngx_http_coinhunt_redis_dirty_repair(ngx_http_coinhunt_shctx_t *sh);
 void ngx_http_coinhunt_redis_joined(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_session_t *s, int64_t seed);
 

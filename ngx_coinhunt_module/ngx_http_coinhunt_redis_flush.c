@@ -10,6 +10,7 @@
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_metrics.h"
 #include "ngx_http_coinhunt_redis.h"
 
@@ -26,7 +27,11 @@
  * not change meanwhile is clean, any other (or the whole batch, if a write
  * failed) is queued again.  A mark keeps a retired slot from being
  * reclaimed before its score is written.  Slots carried by a worker that
- * died are queued again by the recovery scan of the others.
+ * died are queued again by the recovery scan of the others.  The list's
+ * changes are logged in the process's journal first, so a process killed
+ * in the middle of one leaves no half-linked list; whoever takes the list's
+ * lock over from a dead process gives every slot on the list its queued
+ * mark back (the dead one may have been marking a batch).
  */
 
 
@@ -59,7 +64,7 @@ typedef struct {
 
 
 static void ngx_http_coinhunt_dirty_push(ngx_http_coinhunt_shctx_t *sh,
-    uint32_t index);
+    ngx_uint_t tag, uint32_t index);
 static void ngx_http_coinhunt_flush_handler(ngx_event_t *ev);
 static void ngx_http_coinhunt_flush_start(ngx_http_coinhunt_shctx_t *sh);
 static int ngx_http_coinhunt_flushed_cmp(const void *a, const void *b);
@@ -129,26 +134,29 @@ ngx_http_coinhunt_redis_flush_exit(void)
 }
 
 
-/* the caller holds the slot's lock */
+/* logs the append of a slot to the dirty list, the list locked */
 static void
-ngx_http_coinhunt_dirty_push(ngx_http_coinhunt_shctx_t *sh, uint32_t index)
+ngx_http_coinhunt_dirty_push(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
+    uint32_t index)
 {
-    ngx_http_coinhunt_lock(&sh->dirty_lock);
+    uint32_t  link[2];
 
-    __atomic_store_n(&sh->pending[index].mark, NGX_HTTP_COINHUNT_QUEUED,
-                     __ATOMIC_RELAXED);
-    sh->pending[index].next = 0;
+    /* the pending entry's "next" and "mark" are adjacent: one store */
+    link[0] = 0;
+    link[1] = NGX_HTTP_COINHUNT_QUEUED;
+    ngx_http_coinhunt_journal_put(tag, &sh->pending[index].next, link,
+                                  sizeof(link));
 
     if (sh->dirty_tail) {
-        sh->pending[sh->dirty_tail - 1].next = index + 1;
+        ngx_http_coinhunt_journal_set(tag,
+                                      &sh->pending[sh->dirty_tail - 1].next,
+                                      index + 1);
 
     } else {
-        sh->dirty_head = index + 1;
+        ngx_http_coinhunt_journal_set(tag, &sh->dirty_head, index + 1);
     }
 
-    sh->dirty_tail = index + 1;
-
-    ngx_http_coinhunt_unlock(&sh->dirty_lock);
+    ngx_http_coinhunt_journal_set(tag, &sh->dirty_tail, index + 1);
 }
 
 
@@ -158,16 +166,47 @@ ngx_http_coinhunt_redis_dirty(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot)
 {
     uint32_t                      index;
+    ngx_uint_t                    d;
     ngx_http_coinhunt_pending_t  *pd;
+    ngx_http_coinhunt_journal_t  *j;
 
     index = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride);
     pd = &sh->pending[index];
 
-    if (__atomic_load_n(&pd->mark, __ATOMIC_RELAXED) == 0
-        && pd->flushed != slot->score)
+    if (__atomic_load_n(&pd->mark, __ATOMIC_RELAXED) != 0
+        || pd->flushed == slot->score)
     {
-        ngx_http_coinhunt_dirty_push(sh, index);
-        (void) ngx_atomic_fetch_add(&sh->dirty, 1);
+        return;
+    }
+
+    ngx_http_coinhunt_lock(&sh->dirty_lock);
+
+    /* a lock taken over from a dead process may have queued it meanwhile */
+    if (pd->mark == 0) {
+        j = ngx_http_coinhunt_journal;
+
+        ngx_http_coinhunt_journal_begin();
+        d = ngx_http_coinhunt_journal_lock(&sh->dirty_lock);
+        ngx_http_coinhunt_dirty_push(sh, d, index);
+        ngx_http_coinhunt_journal_set(d, &j->dirty, j->dirty + 1);
+        ngx_http_coinhunt_journal_done();
+    }
+
+    ngx_http_coinhunt_unlock(&sh->dirty_lock);
+}
+
+
+/* the dirty list taken over from a dead process: its slots are queued */
+void
+ngx_http_coinhunt_redis_dirty_repair(ngx_http_coinhunt_shctx_t *sh)
+{
+    uint32_t    x;
+    ngx_uint_t  n;
+
+    for (x = sh->dirty_head, n = 0; x && n < sh->capacity;
+         x = sh->pending[x - 1].next, n++)
+    {
+        sh->pending[x - 1].mark = NGX_HTTP_COINHUNT_QUEUED;
     }
 }
 
@@ -187,7 +226,7 @@ ngx_http_coinhunt_redis_joined(ngx_http_coinhunt_shctx_t *sh,
 
     pd = &sh->pending[s->index];
 
-    /* what Redis holds needs no write */
+    /* what Redis holds needs no write; one store, whole or not at all */
     if (seed > pd->flushed) {
         pd->flushed = seed;
     }
@@ -235,7 +274,7 @@ ngx_http_coinhunt_flush_start(ngx_http_coinhunt_shctx_t *sh)
     u_char                        key[NGX_HTTP_COINHUNT_KEY_MAX];
     uint32_t                      x;
     ngx_str_t                     hunt;
-    ngx_uint_t                    i, j, n, argc;
+    ngx_uint_t                    i, j, n, d, argc;
     ngx_http_coinhunt_slot_t     *slot;
     ngx_http_coinhunt_flush_t    *fl;
     ngx_http_coinhunt_flushed_t  *f;
@@ -262,11 +301,16 @@ ngx_http_coinhunt_flush_start(ngx_http_coinhunt_shctx_t *sh)
         n++;
     }
 
-    sh->dirty_head = x;
+    /* the batch leaves the list: marked first, so that a recovery finds it */
+    ngx_http_coinhunt_journal_begin();
+    d = ngx_http_coinhunt_journal_lock(&sh->dirty_lock);
+    ngx_http_coinhunt_journal_set(d, &sh->dirty_head, x);
 
     if (x == 0) {
-        sh->dirty_tail = 0;
+        ngx_http_coinhunt_journal_set(d, &sh->dirty_tail, 0);
     }
+
+    ngx_http_coinhunt_journal_done();
 
     ngx_http_coinhunt_unlock(&sh->dirty_lock);
 
@@ -350,13 +394,16 @@ ngx_http_coinhunt_flush_reply(redisAsyncContext *ac, void *reply, void *data)
 static void
 ngx_http_coinhunt_flush_done(ngx_http_coinhunt_shctx_t *sh)
 {
-    ngx_uint_t                    i;
+    int64_t                       flushed;
+    ngx_uint_t                    i, l, d, requeue;
     ngx_http_coinhunt_slot_t     *slot;
     ngx_http_coinhunt_flush_t    *fl;
     ngx_http_coinhunt_pending_t  *pd;
     ngx_http_coinhunt_flushed_t  *f;
+    ngx_http_coinhunt_journal_t  *jr;
 
     fl = &ngx_http_coinhunt_flush;
+    jr = ngx_http_coinhunt_journal;
 
     for (i = 0; i < fl->nflushed; i++) {
         f = &fl->flushed[i];
@@ -365,16 +412,31 @@ ngx_http_coinhunt_flush_done(ngx_http_coinhunt_shctx_t *sh)
 
         ngx_http_coinhunt_lock(&slot->lock);
 
-        if (!fl->failed && f->score > pd->flushed) {
-            pd->flushed = f->score;
+        flushed = (!fl->failed && f->score > pd->flushed) ? f->score
+                                                          : pd->flushed;
+        requeue = (flushed != slot->score);
+
+        if (requeue) {
+            ngx_http_coinhunt_lock(&sh->dirty_lock);
         }
 
-        if (pd->flushed != slot->score) {
-            ngx_http_coinhunt_dirty_push(sh, f->index);
+        ngx_http_coinhunt_journal_begin();
+        l = ngx_http_coinhunt_journal_lock(&slot->lock);
+        ngx_http_coinhunt_journal_set(l, &pd->flushed, flushed);
+
+        if (requeue) {
+            d = ngx_http_coinhunt_journal_lock(&sh->dirty_lock);
+            ngx_http_coinhunt_dirty_push(sh, d, f->index);
 
         } else {
-            __atomic_store_n(&pd->mark, 0, __ATOMIC_RELAXED);
-            (void) ngx_atomic_fetch_add(&sh->dirty, -1);
+            ngx_http_coinhunt_journal_set(l, &pd->mark, 0);
+            ngx_http_coinhunt_journal_set(l, &jr->dirty, jr->dirty - 1);
+        }
+
+        ngx_http_coinhunt_journal_done();
+
+        if (requeue) {
+            ngx_http_coinhunt_unlock(&sh->dirty_lock);
         }
 
         ngx_http_coinhunt_unlock(&slot->lock);
@@ -394,7 +456,7 @@ static void
 ngx_http_coinhunt_recover(ngx_http_coinhunt_shctx_t *sh)
 {
     uint32_t                      index, used, mark, dead, alive;
-    ngx_uint_t                    i, count;
+    ngx_uint_t                    i, d, count;
     ngx_http_coinhunt_slot_t     *slot;
     ngx_http_coinhunt_pending_t  *pd;
 
@@ -432,11 +494,16 @@ ngx_http_coinhunt_recover(ngx_http_coinhunt_shctx_t *sh)
         slot = ngx_http_coinhunt_slot(sh, index);
 
         ngx_http_coinhunt_lock(&slot->lock);
+        ngx_http_coinhunt_lock(&sh->dirty_lock);
 
         if (pd->mark == mark) {
-            ngx_http_coinhunt_dirty_push(sh, index);
+            ngx_http_coinhunt_journal_begin();
+            d = ngx_http_coinhunt_journal_lock(&sh->dirty_lock);
+            ngx_http_coinhunt_dirty_push(sh, d, index);
+            ngx_http_coinhunt_journal_done();
         }
 
+        ngx_http_coinhunt_unlock(&sh->dirty_lock);
         ngx_http_coinhunt_unlock(&slot->lock);
     }
 }

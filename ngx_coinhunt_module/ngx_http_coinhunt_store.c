@@ -7,17 +7,25 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_leaderboard.h"
 
 
 /*
- * The session store: fixed-size slots handed out from a lock-free free
- * list, else from the never-used tail, so start-up touches no slot page,
- * else by reclaiming the oldest retired slot.  Each slot has its own lock;
- * the (hunt, player) index has striped locks taken before a slot lock.
+ * The session store: fixed-size slots handed out from a free list, else
+ * from the never-used tail, so start-up touches no slot page, else by
+ * reclaiming the oldest retired slot.  Each slot has its own lock; the
+ * (hunt, player) index has striped locks taken before a slot lock.  Every
+ * section that writes more than one word logs its stores in the process's
+ * journal first (ngx_http_coinhunt_journal.c), each tagged with the locks
+ * that guard the word, so that a process killed inside it leaves nothing
+ * half-written: the free list and the tail under the free lock, the index
+ * chains under their stripe, a slot under its lock (its hunt and player
+ * under both), the retired FIFO under its lock.  A slot taken from the free
+ * slots is noted in the journal until it is placed.
  *
- * Lock order: index stripe, slot, then one of: a hunt's board lock, the
- * retired FIFO's lock, the Redis dirty list's lock.
+ * Lock order: index stripe, slot, the retired FIFO's lock, a hunt's board
+ * lock or the Redis dirty list's lock.  The free lock is taken alone.
  */
 
 
@@ -26,20 +34,19 @@ static uint32_t ngx_http_coinhunt_bucket(ngx_http_coinhunt_shctx_t *sh,
 static uint32_t ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh);
 static uint32_t ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh);
 static void ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot, uint32_t index);
 static void ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot);
+    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot);
 static ngx_http_coinhunt_slot_t *ngx_http_coinhunt_lookup(
     ngx_http_coinhunt_shctx_t *sh, uint32_t b, uint16_t hunt,
     ngx_str_t *player);
 static void ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
+    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot,
+    ngx_http_coinhunt_session_t *s, int64_t score);
 static void ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
-static void ngx_http_coinhunt_slot_free(ngx_http_coinhunt_shctx_t *sh,
-    uint32_t index);
 static void ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index);
+    ngx_uint_t tag, uint32_t index, uint32_t b);
 
 
 ngx_str_t
@@ -73,36 +80,41 @@ ngx_http_coinhunt_bucket(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 static uint32_t
 ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh)
 {
-    uint32_t                   index;
-    ngx_atomic_uint_t          head, next;
-    ngx_http_coinhunt_slot_t  *slot;
+    uint32_t                      index;
+    ngx_uint_t                    f;
+    ngx_http_coinhunt_journal_t  *j;
 
-    for ( ;; ) {
-        head = __atomic_load_n(&sh->free_head, __ATOMIC_ACQUIRE);
-        index = (uint32_t) head;
+    j = ngx_http_coinhunt_journal;
+    index = (uint32_t) -1;
 
-        if (index == 0) {
-            break;
+    ngx_http_coinhunt_lock(&sh->free_lock);
+
+    if (sh->free_head || sh->unused < sh->capacity) {
+        ngx_http_coinhunt_journal_begin();
+        f = ngx_http_coinhunt_journal_lock(&sh->free_lock);
+
+        if (sh->free_head) {
+            index = sh->free_head - 1;
+            ngx_http_coinhunt_journal_set(f, &sh->free_head,
+                                   ngx_http_coinhunt_slot(sh, index)->next);
+
+        } else {
+            index = (uint32_t) sh->unused;
+            ngx_http_coinhunt_journal_set(f, (ngx_atomic_uint_t *) &sh->unused,
+                                          index + 1);
         }
 
-        slot = ngx_http_coinhunt_slot(sh, index - 1);
+        /* the slot is this process's until it is placed */
+        ngx_http_coinhunt_journal_set(f, &j->alloc, index + 1);
 
-        /* the tag in the high half defeats ABA */
-        next = ((head >> 32) + 1) << 32
-               | __atomic_load_n(&slot->next, __ATOMIC_RELAXED);
-
-        if (ngx_atomic_cmp_set(&sh->free_head, head, next)) {
-            return index - 1;
-        }
+        ngx_http_coinhunt_journal_done();
     }
 
-    index = (uint32_t) ngx_atomic_fetch_add(&sh->unused, 1);
+    ngx_http_coinhunt_unlock(&sh->free_lock);
 
-    if (index < sh->capacity) {
+    if (index != (uint32_t) -1) {
         return index;
     }
-
-    (void) ngx_atomic_fetch_add(&sh->unused, -1);
 
     return ngx_http_coinhunt_slot_reclaim(sh);
 }
@@ -116,10 +128,13 @@ ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh)
 static uint32_t
 ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
 {
-    uint32_t                      b, head, index, *stripe;
-    ngx_uint_t                    tries;
+    uint32_t                      b, head, index, *stripe, *board;
+    ngx_uint_t                    k, l, r, tries;
     ngx_http_coinhunt_slot_t     *slot;
     ngx_http_coinhunt_pending_t  *pd;
+    ngx_http_coinhunt_journal_t  *j;
+
+    j = ngx_http_coinhunt_journal;
 
     for (tries = 0; tries < 64; tries++) {
 
@@ -154,21 +169,49 @@ ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
 
         pd = sh->pending ? &sh->pending[index] : NULL;
 
-        ngx_http_coinhunt_retired_unlink(sh, slot);
+        ngx_http_coinhunt_lock(&sh->retired_lock);
 
         if (pd && (pd->mark || pd->flushed != slot->score)) {
-            ngx_http_coinhunt_retired_link(sh, slot, index);
+
+            if (slot->retired.next) {
+                ngx_http_coinhunt_journal_begin();
+                r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
+                ngx_http_coinhunt_retired_unlink(sh, r, slot);
+                ngx_http_coinhunt_retired_link(sh, r, slot, index);
+                ngx_http_coinhunt_journal_done();
+            }
+
+            ngx_http_coinhunt_unlock(&sh->retired_lock);
             ngx_http_coinhunt_unlock(&slot->lock);
             ngx_http_coinhunt_unlock(stripe);
             continue;
         }
 
-        ngx_http_coinhunt_unlink(sh, slot, index);
-        ngx_http_coinhunt_board_remove(sh, slot, index);
+        board = ngx_http_coinhunt_board_lock(sh, slot->hunt);
 
-        slot->state = NGX_HTTP_COINHUNT_SLOT_FREE;
-        ngx_http_coinhunt_slot_renew(slot);
+        ngx_http_coinhunt_journal_begin();
+        k = ngx_http_coinhunt_journal_lock(stripe);
+        l = ngx_http_coinhunt_journal_lock(&slot->lock);
+        r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
 
+        ngx_http_coinhunt_retired_unlink(sh, r, slot);
+        ngx_http_coinhunt_unlink(sh, k, index, b);
+        ngx_http_coinhunt_journal_set(l, &slot->mac, 0);
+        ngx_http_coinhunt_journal_set(l, &slot->gen, slot->gen + 1);
+        ngx_http_coinhunt_journal_set(l, &slot->state,
+                                      NGX_HTTP_COINHUNT_SLOT_FREE);
+        ngx_http_coinhunt_journal_set(l, &j->alloc, index + 1);
+
+        ngx_http_coinhunt_journal_commit();
+        ngx_http_coinhunt_journal_apply(NGX_HTTP_COINHUNT_LOG_ALL);
+        ngx_http_coinhunt_board_member(sh, slot, index, 0);
+        ngx_http_coinhunt_journal_end();
+
+        if (board) {
+            ngx_http_coinhunt_unlock(board);
+        }
+
+        ngx_http_coinhunt_unlock(&sh->retired_lock);
         ngx_http_coinhunt_unlock(&slot->lock);
         ngx_http_coinhunt_unlock(stripe);
 
@@ -179,73 +222,89 @@ ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
 }
 
 
-/* appends a retired slot, locked by the caller, to the FIFO */
+/* logs the append of a retired slot to the FIFO, both locked */
 static void
-ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh,
+ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
     ngx_http_coinhunt_slot_t *slot, uint32_t index)
 {
-    ngx_http_coinhunt_lock(&sh->retired_lock);
+    uint32_t  tail, links[2];
 
-    slot->retired.prev = sh->retired_tail;
-    slot->retired.next = 0;
+    tail = sh->retired_tail;
+    links[0] = tail;
+    links[1] = 0;
 
-    if (sh->retired_tail) {
-        ngx_http_coinhunt_slot(sh, sh->retired_tail - 1)->retired.next =
-                                                                    index + 1;
+    ngx_http_coinhunt_journal_put(tag, &slot->retired, links, sizeof(links));
+
+    if (tail) {
+        ngx_http_coinhunt_journal_set(tag,
+                    &ngx_http_coinhunt_slot(sh, tail - 1)->retired.next,
+                    index + 1);
 
     } else {
-        __atomic_store_n(&sh->retired_head, index + 1, __ATOMIC_RELEASE);
+        ngx_http_coinhunt_journal_set(tag, &sh->retired_head, index + 1);
     }
 
-    sh->retired_tail = index + 1;
-
-    ngx_http_coinhunt_unlock(&sh->retired_lock);
+    ngx_http_coinhunt_journal_set(tag, &sh->retired_tail, index + 1);
 }
 
 
+/* logs the removal of a slot, not the tail if a link follows, from the FIFO */
 static void
 ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot)
+    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot)
 {
     uint32_t  prev, next;
-
-    ngx_http_coinhunt_lock(&sh->retired_lock);
 
     prev = slot->retired.prev;
     next = slot->retired.next;
 
     if (prev) {
-        ngx_http_coinhunt_slot(sh, prev - 1)->retired.next = next;
+        ngx_http_coinhunt_journal_set(tag,
+                    &ngx_http_coinhunt_slot(sh, prev - 1)->retired.next,
+                    next);
 
     } else {
-        __atomic_store_n(&sh->retired_head, next, __ATOMIC_RELEASE);
+        ngx_http_coinhunt_journal_set(tag, &sh->retired_head, next);
     }
 
     if (next) {
-        ngx_http_coinhunt_slot(sh, next - 1)->retired.prev = prev;
+        ngx_http_coinhunt_journal_set(tag,
+                    &ngx_http_coinhunt_slot(sh, next - 1)->retired.prev,
+                    prev);
 
     } else {
-        sh->retired_tail = prev;
+        ngx_http_coinhunt_journal_set(tag, &sh->retired_tail, prev);
     }
-
-    ngx_http_coinhunt_unlock(&sh->retired_lock);
 }
 
 
-static void
-ngx_http_coinhunt_slot_free(ngx_http_coinhunt_shctx_t *sh, uint32_t index)
+/* a slot a process took and did not place goes back to the free list */
+void
+ngx_http_coinhunt_slot_release(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_journal_t *owner)
 {
-    ngx_atomic_uint_t          head, next;
+    uint32_t                   index;
+    ngx_uint_t                 f;
     ngx_http_coinhunt_slot_t  *slot;
 
-    slot = ngx_http_coinhunt_slot(sh, index);
+    ngx_http_coinhunt_lock(&sh->free_lock);
 
-    do {
-        head = __atomic_load_n(&sh->free_head, __ATOMIC_ACQUIRE);
-        __atomic_store_n(&slot->next, (uint32_t) head, __ATOMIC_RELAXED);
-        next = ((head >> 32) + 1) << 32 | (index + 1);
+    index = owner->alloc;
 
-    } while (!ngx_atomic_cmp_set(&sh->free_head, head, next));
+    if (index) {
+        slot = ngx_http_coinhunt_slot(sh, index - 1);
+
+        ngx_http_coinhunt_journal_begin();
+        f = ngx_http_coinhunt_journal_lock(&sh->free_lock);
+
+        ngx_http_coinhunt_journal_set(f, &slot->next, sh->free_head);
+        ngx_http_coinhunt_journal_set(f, &sh->free_head, index);
+        ngx_http_coinhunt_journal_set(f, &owner->alloc, 0);
+
+        ngx_http_coinhunt_journal_done();
+    }
+
+    ngx_http_coinhunt_unlock(&sh->free_lock);
 }
 
 
@@ -347,21 +406,32 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 }
 
 
-/* the state a session starts with, the same for a new and a revived slot */
+/* logs the state a session starts with, for a new and a revived slot */
 static void
-ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
+ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
+    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s,
+    int64_t score)
 {
-    slot->taps = 0;
-    slot->coins = 0;
-    slot->excess = 0;
-    slot->rules = s->rules;
-    slot->created_ms = s->created_ms;
-    slot->last_tap_ms = 0;
-    slot->seq = 0;
-    ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s->fields,
-               sh->nfields * sizeof(double));
-    slot->state = NGX_HTTP_COINHUNT_SLOT_LIVE;
+    ngx_http_coinhunt_slot_t  start;
+
+    start.taps = 0;
+    start.coins = 0;
+    start.excess = 0;
+    start.rules = s->rules;
+    start.score = score;
+    start.created_ms = s->created_ms;
+    start.last_tap_ms = 0;
+    start.seq = 0;
+
+    /* the words from taps to seq are adjacent: one store */
+    ngx_http_coinhunt_journal_put(tag, &slot->taps, &start.taps,
+                                  offsetof(ngx_http_coinhunt_slot_t, player)
+                                  - offsetof(ngx_http_coinhunt_slot_t, taps));
+
+    if (sh->nfields) {
+        ngx_http_coinhunt_journal_put(tag, ngx_http_coinhunt_slot_fields(slot),
+                                      s->fields, sh->nfields * sizeof(double));
+    }
 }
 
 
@@ -370,15 +440,46 @@ static void
 ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
 {
-    ngx_http_coinhunt_retired_unlink(sh, slot);
+    int64_t                       score;
+    uint32_t                     *board;
+    ngx_uint_t                    l, r;
+    ngx_http_coinhunt_journal_t  *j;
 
-    ngx_http_coinhunt_slot_renew(slot);
-    ngx_http_coinhunt_slot_start(sh, slot, s);
+    j = ngx_http_coinhunt_journal;
 
     /* scores only grow: a seed from Redis may be above the retired one */
-    if (s->score > slot->score) {
-        ngx_http_coinhunt_board_score(sh, slot, s->score);
+    score = ngx_max(s->score, slot->score);
+
+    ngx_http_coinhunt_lock(&sh->retired_lock);
+    board = (score != slot->score)
+            ? ngx_http_coinhunt_board_lock(sh, slot->hunt) : NULL;
+
+    ngx_http_coinhunt_journal_begin();
+    l = ngx_http_coinhunt_journal_lock(&slot->lock);
+    r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
+
+    ngx_http_coinhunt_retired_unlink(sh, r, slot);
+    ngx_http_coinhunt_journal_set(l, &slot->mac, 0);
+    ngx_http_coinhunt_journal_set(l, &slot->gen, slot->gen + 1);
+    ngx_http_coinhunt_slot_start(sh, l, slot, s, score);
+    ngx_http_coinhunt_journal_set(l, &j->sessions, j->sessions + 1);
+    ngx_http_coinhunt_journal_set(l, &slot->state,
+                                  NGX_HTTP_COINHUNT_SLOT_LIVE);
+
+    ngx_http_coinhunt_journal_commit();
+    ngx_http_coinhunt_journal_apply(NGX_HTTP_COINHUNT_LOG_ALL);
+
+    if (board) {
+        ngx_http_coinhunt_board_moved(sh, slot);
     }
+
+    ngx_http_coinhunt_journal_end();
+
+    if (board) {
+        ngx_http_coinhunt_unlock(board);
+    }
+
+    ngx_http_coinhunt_unlock(&sh->retired_lock);
 }
 
 
@@ -391,10 +492,14 @@ ngx_int_t
 ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_session_t *s)
 {
-    uint32_t                   b, index, *stripe;
-    ngx_int_t                  rc;
-    ngx_http_coinhunt_slot_t  *slot;
+    uint32_t                      b, index, *stripe, *board;
+    ngx_int_t                     rc;
+    ngx_uint_t                    k, l;
+    ngx_http_coinhunt_slot_t     *slot;
+    ngx_http_coinhunt_journal_t  *j;
+    ngx_http_coinhunt_pending_t   pd;
 
+    j = ngx_http_coinhunt_journal;
     b = ngx_http_coinhunt_bucket(sh, s->hunt, s->player.data, s->player.len);
     stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
     index = (uint32_t) -1;
@@ -427,7 +532,6 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
 
         } else {
             ngx_http_coinhunt_revive(sh, slot, s);
-            (void) ngx_atomic_fetch_add(&sh->sessions, 1);
             rc = NGX_OK;
         }
 
@@ -436,7 +540,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
         ngx_http_coinhunt_unlock(stripe);
 
         if (index != (uint32_t) -1) {
-            ngx_http_coinhunt_slot_free(sh, index);
+            ngx_http_coinhunt_slot_release(sh, j);
         }
 
         return rc;
@@ -445,31 +549,54 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     slot = ngx_http_coinhunt_slot(sh, index);
 
     ngx_http_coinhunt_lock(&slot->lock);
+    board = ngx_http_coinhunt_board_lock(sh, s->hunt);
 
-    ngx_http_coinhunt_slot_renew(slot);
-    slot->hunt = s->hunt;
-    slot->player_len = (uint8_t) s->player.len;
-    ngx_memcpy(slot->player, s->player.data, s->player.len);
-    slot->score = s->score;
-    ngx_http_coinhunt_slot_start(sh, slot, s);
+    ngx_http_coinhunt_journal_begin();
+    k = ngx_http_coinhunt_journal_lock(stripe);
+    l = ngx_http_coinhunt_journal_lock(&slot->lock);
+
+    /* the name is read under either lock: it is stored under both */
+    ngx_http_coinhunt_journal_set(l, &slot->mac, 0);
+    ngx_http_coinhunt_journal_set(l, &slot->gen, slot->gen + 1);
+    ngx_http_coinhunt_journal_set(k|l, &slot->hunt, s->hunt);
+    ngx_http_coinhunt_journal_set(k|l, &slot->player_len,
+                                  (uint8_t) s->player.len);
+    ngx_http_coinhunt_journal_put(k|l, slot->player, s->player.data,
+                                  s->player.len);
+    ngx_http_coinhunt_slot_start(sh, l, slot, s, s->score);
 
     if (sh->pending) {
-        sh->pending[index].flushed = -1;
-        sh->pending[index].next = 0;
-        sh->pending[index].mark = 0;
+        pd.flushed = -1;
+        pd.next = 0;
+        pd.mark = 0;
+        ngx_http_coinhunt_journal_put(l, &sh->pending[index], &pd,
+                                      sizeof(ngx_http_coinhunt_pending_t));
     }
 
-    slot->next = sh->buckets[b];
-    sh->buckets[b] = index + 1;
+    ngx_http_coinhunt_journal_set(l, &j->sessions, j->sessions + 1);
+    ngx_http_coinhunt_journal_set(l, &j->alloc, 0);
+    ngx_http_coinhunt_journal_set(l, &slot->state,
+                                  NGX_HTTP_COINHUNT_SLOT_LIVE);
+    ngx_http_coinhunt_journal_set(k, &slot->next, sh->buckets[b]);
+    ngx_http_coinhunt_journal_set(k, &sh->buckets[b], index + 1);
 
-    ngx_http_coinhunt_board_insert(sh, slot, index);
+    ngx_http_coinhunt_journal_commit();
+
+    /* the index's stores, then the slot's (its state last), then the board */
+    ngx_http_coinhunt_journal_apply(k);
+    ngx_http_coinhunt_journal_apply(l);
+    ngx_http_coinhunt_board_member(sh, slot, index, 1);
+
+    ngx_http_coinhunt_journal_end();
+
+    if (board) {
+        ngx_http_coinhunt_unlock(board);
+    }
 
     ngx_http_coinhunt_session_copy(sh, slot, s);
 
     ngx_http_coinhunt_unlock(&slot->lock);
     ngx_http_coinhunt_unlock(stripe);
-
-    (void) ngx_atomic_fetch_add(&sh->sessions, 1);
 
     return NGX_OK;
 }
@@ -533,21 +660,19 @@ ngx_http_coinhunt_session_lock(ngx_http_coinhunt_shctx_t *sh, uint32_t index,
 }
 
 
+/* logs the removal of a slot from its index chain, the stripe locked */
 static void
-ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index)
+ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
+    uint32_t index, uint32_t b)
 {
-    uint32_t                   b, *link;
+    uint32_t                  *link;
     ngx_http_coinhunt_slot_t  *s;
-
-    b = ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
-                                 slot->player_len);
 
     for (link = &sh->buckets[b]; *link; link = &s->next) {
         s = ngx_http_coinhunt_slot(sh, *link - 1);
 
         if (*link == index + 1) {
-            *link = s->next;
+            ngx_http_coinhunt_journal_set(tag, link, s->next);
             return;
         }
     }
@@ -564,13 +689,16 @@ ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index, uint32_t gen, int64_t idle_before,
     ngx_http_coinhunt_session_t *s)
 {
-    ngx_int_t                  rc;
-    ngx_http_coinhunt_slot_t  *slot;
+    ngx_int_t                     rc;
+    ngx_uint_t                    l, r;
+    ngx_http_coinhunt_slot_t     *slot;
+    ngx_http_coinhunt_journal_t  *j;
 
     if (index >= sh->capacity) {
         return NGX_DECLINED;
     }
 
+    j = ngx_http_coinhunt_journal;
     slot = ngx_http_coinhunt_slot(sh, index);
 
     rc = NGX_DECLINED;
@@ -583,18 +711,27 @@ ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
     {
         ngx_http_coinhunt_session_copy(sh, slot, s);
 
-        slot->state = NGX_HTTP_COINHUNT_SLOT_RETIRED;
-        ngx_http_coinhunt_slot_renew(slot);
-        ngx_http_coinhunt_retired_link(sh, slot, index);
+        ngx_http_coinhunt_lock(&sh->retired_lock);
+
+        ngx_http_coinhunt_journal_begin();
+        l = ngx_http_coinhunt_journal_lock(&slot->lock);
+        r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
+
+        ngx_http_coinhunt_journal_set(l, &slot->state,
+                                      NGX_HTTP_COINHUNT_SLOT_RETIRED);
+        ngx_http_coinhunt_journal_set(l, &slot->mac, 0);
+        ngx_http_coinhunt_journal_set(l, &slot->gen, slot->gen + 1);
+        ngx_http_coinhunt_journal_set(l, &j->sessions, j->sessions - 1);
+        ngx_http_coinhunt_retired_link(sh, r, slot, index);
+
+        ngx_http_coinhunt_journal_done();
+
+        ngx_http_coinhunt_unlock(&sh->retired_lock);
 
         rc = NGX_OK;
     }
 
     ngx_http_coinhunt_unlock(&slot->lock);
-
-    if (rc == NGX_OK) {
-        (void) ngx_atomic_fetch_add(&sh->sessions, -1);
-    }
 
     return rc;
 }

@@ -20,6 +20,8 @@ ngx_int_t ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
 ngx_int_t ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index, uint32_t gen, int64_t idle_before,
     ngx_http_coinhunt_session_t *s);
+void ngx_http_coinhunt_slot_release(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_journal_t *owner);
 void ngx_http_coinhunt_session_prefetch(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index);
 ngx_http_coinhunt_slot_t *ngx_http_coinhunt_session_lock(

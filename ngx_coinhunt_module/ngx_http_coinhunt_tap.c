@@ -10,13 +10,13 @@
 #include <math.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_journal.h"
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 #include "ngx_http_coinhunt_session.h"
 #include "ngx_http_coinhunt_store.h"
 #include "ngx_http_coinhunt_metrics.h"
 #include "ngx_http_coinhunt_tap.h"
-#include "ngx_http_coinhunt_leaderboard.h"
 
 
 /*
@@ -166,22 +166,9 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
             continue;
         }
 
-        slot->taps++;
-        slot->last_tap_ms = now;
-        slot->excess = (uint32_t) excess;
-
-        if (seq) {
-            slot->seq = seq;
-        }
-
-        if (coin.value >= 0) {
-            /* the board lock nests in the slot lock, for a tree update */
-            ngx_http_coinhunt_board_score(sh, slot, slot->score + coin.value);
-            slot->coins++;
-        }
-
-        ngx_memcpy(ngx_http_coinhunt_slot_fields(slot), s.fields,
-                   sh->nfields * sizeof(double));
+        /* crash-consistent: journaled before it is stored */
+        ngx_http_coinhunt_journal_tap(sh, slot, t.slot, s.fields, now, excess,
+                                      seq, coin.value);
 
         s.score = slot->score;
         s.taps = slot->taps;

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 #include "ngx_http_coinhunt_zone.h"
 #include "ngx_http_coinhunt_leaderboard.h"
+#include "ngx_http_coinhunt_journal.h"
 
 
 /*
@@ -16,7 +17,8 @@
  * nodes (local mode) or the pending Redis scores (Redis mode), then
  * fixed-size session slots (ngx_http_coinhunt_store.c keeps them).  Here:
  * its layout, the locks, which hold the owner's pid so that a lock of a
- * killed worker is taken over, and the registry of hunts.
+ * killed worker is taken over (and what it guards repaired, see
+ * ngx_http_coinhunt_journal.c), and the registry of hunts.
  */
 
 
@@ -185,6 +187,9 @@ ngx_http_coinhunt_lock(uint32_t *lock)
             ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                           "coinhunt: took over a lock held by dead "
                           "process %uD", holder);
+
+            /* what it left half-written under the lock is finished */
+            ngx_http_coinhunt_journal_repair(lock, holder);
             return;
         }
 

@@ -17,6 +17,9 @@
 
 #define NGX_HTTP_COINHUNT_HUNTS_MAX       1024
 #define NGX_HTTP_COINHUNT_INDEX_LOCKS     1024
+#define NGX_HTTP_COINHUNT_JOURNALS        64
+#define NGX_HTTP_COINHUNT_LOG_SIZE        512
+#define NGX_HTTP_COINHUNT_LOG_LOCKS       4
 
 #define NGX_HTTP_COINHUNT_SLOT_FREE       0
 #define NGX_HTTP_COINHUNT_SLOT_LIVE       1
@@ -86,6 +89,34 @@ typedef struct {
 } ngx_http_coinhunt_pending_t;
 
 
+/*
+ * A process's journal (ngx_http_coinhunt_journal.c): what its critical
+ * section is about to write, so that whoever takes over a lock it died
+ * holding finishes the writes.  A tap has its own record; any other section
+ * logs its stores, each tagged with the locks that guard the word.
+ */
+typedef struct {
+    uint32_t                       owner;      /* pid, 0: free */
+    uint32_t                       repairing;  /* the dead pid redone for */
+    uint32_t                       tap;        /* slot + 1: a tap commits */
+    uint32_t                       taps;
+    uint32_t                       coins;
+    uint32_t                       excess;
+    int64_t                        score;
+    int64_t                        last_tap_ms;
+    int64_t                        seq;
+    double                         fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
+    uint32_t                       alloc;      /* slot + 1 taken, unplaced */
+    uint32_t                       committed;  /* log bytes, 0: none */
+    uint32_t                       len;
+    uint32_t                       nlocks;
+    uint32_t                      *locks[NGX_HTTP_COINHUNT_LOG_LOCKS];
+    int64_t                        sessions;   /* shares of the gauges */
+    int64_t                        dirty;
+    u_char                         log[NGX_HTTP_COINHUNT_LOG_SIZE];
+} ngx_http_coinhunt_journal_t;
+
+
 typedef struct {
     uint64_t                       magic;
     size_t                         stride;
@@ -93,15 +124,15 @@ typedef struct {
     uint32_t                       nbuckets;
     uint32_t                       nfields;
     u_char                         key[NGX_HTTP_COINHUNT_KEY_LEN];
-    ngx_atomic_t                   sessions;
-    ngx_atomic_t                   free_head;  /* tag << 32 | (slot + 1) */
     ngx_atomic_t                   unused;     /* slots never handed out */
     ngx_atomic_t                   sweep;      /* sweeper's cursor */
-    ngx_atomic_t                   dirty;      /* Redis: scores to write */
     ngx_atomic_t                   flush_ms;   /* Redis: last flush */
     ngx_atomic_t                   recover;    /* Redis: recovery cursor */
     uint32_t                       redis;      /* the zone's mode */
     uint32_t                       hunts_lock;
+    uint32_t                       journal_lock;
+    uint32_t                       free_lock;
+    uint32_t                       free_head;      /* slot + 1 */
     uint32_t                       retired_lock;
     uint32_t                       retired_head;   /* slot + 1, oldest */
     uint32_t                       retired_tail;
@@ -111,6 +142,7 @@ typedef struct {
     uint32_t                       index_locks[NGX_HTTP_COINHUNT_INDEX_LOCKS];
     ngx_http_coinhunt_counters_t   counters[NGX_HTTP_COINHUNT_WORKERS_MAX];
     ngx_http_coinhunt_hunt_t       hunts[NGX_HTTP_COINHUNT_HUNTS_MAX];
+    ngx_http_coinhunt_journal_t    journals[NGX_HTTP_COINHUNT_JOURNALS];
     uint32_t                      *buckets;
     ngx_http_coinhunt_node_t      *nodes;      /* local mode */
     ngx_http_coinhunt_pending_t   *pending;    /* Redis mode */
@@ -146,12 +178,16 @@ extern ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
     ((double *) ((u_char *) (slot) + sizeof(ngx_http_coinhunt_slot_t)))
 
 
-/* a new generation: the old one's tokens, and the MAC kept for them, die */
+/*
+ * A new generation: the old one's tokens, and the MAC kept for them, die.
+ * The MAC first: killed in between, the old MAC never meets the new one.
+ */
 static ngx_inline void
 ngx_http_coinhunt_slot_renew(ngx_http_coinhunt_slot_t *slot)
 {
-    slot->gen++;
     slot->mac = 0;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    slot->gen++;
 }
 
 
