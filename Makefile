@@ -63,8 +63,6 @@ BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
 	-Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN_OPT)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_OPT)
-# the module's own: its files are optimized as one (config links with -flto)
-MODULE_CC_OPT := -flto=auto -fno-semantic-interposition
 
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
@@ -115,8 +113,7 @@ $(FLOOR): bench/floor/config bench/floor/ngx_http_bench_floor_module.c
 build: $(MODULE)
 
 # reconfigure when config or the configure options change, not on every edit
-CONFIGURE_ARGS := $(VARIANT) $(ALLOCATOR) $(NGX_SRC) $(NGX_CC_OPT) \
-	$(MODULE_CC_OPT) $(NGX_LD_OPT)
+CONFIGURE_ARGS := $(VARIANT) $(ALLOCATOR) $(NGX_SRC) $(NGX_CC_OPT) $(NGX_LD_OPT)
 $(BUILD)/configure-$(VARIANT).args: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CONFIGURE_ARGS)' | cmp -s - $@ || echo '$(CONFIGURE_ARGS)' > $@
@@ -128,8 +125,7 @@ $(OBJS)/Makefile: config $(BUILD)/configure-$(VARIANT).args
 	@echo "configuring against $(NGX_SRC) (conf_flags), build $(VARIANT)"
 	@cd $(BUILD)/nginx-src-$(VARIANT) && . ./conf_flags && \
 	  COINHUNT_ALLOCATOR=$(ALLOCATOR) ./configure "$${NGX_CONF_FLAGS[@]}" \
-	    --with-cc-opt="$(NGX_CC_OPT) $(MODULE_CC_OPT)" \
-	    --with-ld-opt="$(NGX_LD_OPT)" \
+	    --with-cc-opt="$(NGX_CC_OPT)" --with-ld-opt="$(NGX_LD_OPT)" \
 	    --add-dynamic-module=$(CURDIR) --builddir=$(OBJS) \
 	    > $(BUILD)/configure-$(VARIANT).log 2>&1 \
 	  || { tail -20 $(BUILD)/configure-$(VARIANT).log; exit 1; }
