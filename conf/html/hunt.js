@@ -165,7 +165,9 @@ async function tap(ev) {
         if (a.body.coin) {
             popCoin(a.body.coin, x, y);
         }
-        if (!$('status').classList.contains('lost')) {
+        // a tap sent before a 429 may answer after it: the wait still holds
+        if (!$('status').classList.contains('lost')
+            && Date.now() >= state.blockedUntil) {
             clearStatus();
         }
     } else if (a.status === 429) {
