@@ -106,9 +106,8 @@ ngx_http_coinhunt_journal_init(ngx_log_t *log)
         /* more processes than records: old workers free theirs as they exit */
         if (waited == 0) {
             ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "coinhunt: all %d journal records are taken, "
-                          "waiting for an exiting worker's",
-                          NGX_HTTP_COINHUNT_JOURNALS);
+                          "coinhunt: all %uD journal records are taken, "
+                          "waiting for an exiting worker's", sh->njournals);
         }
 
         ngx_msleep(100);
@@ -135,7 +134,7 @@ ngx_http_coinhunt_journal_sweep(void)
 
     sh = ngx_http_coinhunt_sh;
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
             ngx_http_coinhunt_lock(&sh->journal_lock);
             ngx_http_coinhunt_journal_recover_dead(sh);
@@ -152,7 +151,7 @@ ngx_http_coinhunt_journal_recover_dead(ngx_http_coinhunt_shctx_t *sh)
 {
     ngx_uint_t  i;
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
             ngx_http_coinhunt_journal_recover(sh, &sh->journals[i]);
         }
@@ -182,13 +181,13 @@ ngx_http_coinhunt_journal_free(ngx_http_coinhunt_shctx_t *sh)
     ngx_uint_t                    i;
     ngx_http_coinhunt_journal_t  *r;
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         if (sh->journals[i].owner == 0) {
             return &sh->journals[i];
         }
     }
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         r = &sh->journals[i];
 
         if (r->committed == 0 && r->tap == 0 && r->alloc == 0
@@ -223,7 +222,7 @@ ngx_http_coinhunt_journal_recover(ngx_http_coinhunt_shctx_t *sh,
 
     /* the process it was redoing for: its locks may be this one's now */
     if (r->repairing) {
-        for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+        for (i = 0; i < sh->njournals; i++) {
             other = &sh->journals[i];
 
             if (other->owner == r->repairing) {
@@ -494,7 +493,7 @@ ngx_http_coinhunt_journal_find(ngx_http_coinhunt_shctx_t *sh, uint32_t pid,
     ngx_uint_t                    i;
     ngx_http_coinhunt_journal_t  *r;
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         r = &sh->journals[i];
 
         if (__atomic_load_n(&r->owner, __ATOMIC_ACQUIRE) != pid) {
@@ -545,7 +544,7 @@ ngx_http_coinhunt_journal_sum(ngx_http_coinhunt_shctx_t *sh, size_t offset)
 
     sum = 0;
 
-    for (i = 0; i < NGX_HTTP_COINHUNT_JOURNALS; i++) {
+    for (i = 0; i < sh->njournals; i++) {
         sum += *(int64_t *) ((u_char *) &sh->journals[i] + offset);
     }
 

@@ -226,6 +226,7 @@ ngx_http_coinhunt_create_main_conf(ngx_conf_t *cf)
      *     cmcf->redis = NULL;
      */
 
+    cmcf->cycle = cf->cycle;
     cmcf->session_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->flush = NGX_CONF_UNSET_MSEC;
 

@@ -43,6 +43,7 @@ typedef struct {
 
 
 typedef struct {
+    ngx_cycle_t                   *cycle;      /* the one configured */
     ngx_shm_zone_t                *shm_zone;
     ngx_str_t                      secret;
     u_char                         key[16];    /* the tokens' MAC key */

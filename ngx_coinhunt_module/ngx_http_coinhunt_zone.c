@@ -22,12 +22,16 @@
  */
 
 
-/* changes with the slot's layout: a reload cannot take over another one */
-#define NGX_HTTP_COINHUNT_MAGIC   0x32746e75686e696fULL
+/* changes with the zone's layout: a reload cannot take over another one */
+#define NGX_HTTP_COINHUNT_MAGIC   0x33746e75686e696fULL
 #define NGX_HTTP_COINHUNT_SPINS   2048
 
 
 ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
+
+
+static uint32_t ngx_http_coinhunt_zone_journals(
+    ngx_http_coinhunt_main_conf_t *cmcf);
 
 
 size_t
@@ -44,8 +48,9 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_coinhunt_shctx_t  *osh = data;
 
-    size_t                          size, stride;
+    size_t                          size, stride, head;
     u_char                         *p;
+    uint32_t                        njournals;
     ngx_uint_t                      nfields;
     ngx_slab_pool_t                *shpool;
     ngx_http_coinhunt_shctx_t      *sh;
@@ -54,6 +59,7 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     cmcf = shm_zone->data;
     nfields = cmcf->max_fields;
     stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
+    njournals = ngx_http_coinhunt_zone_journals(cmcf);
 
     if (osh) {
         if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
@@ -83,6 +89,15 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
             return NGX_ERROR;
         }
 
+        if (osh->njournals < njournals) {
+            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
+                          "coinhunt_zone \"%V\" has %uD journal records, "
+                          "these workers and the old ones need up to %uD: "
+                          "a new worker may wait for an old one to exit; a "
+                          "restart of nginx lays the zone out afresh",
+                          &shm_zone->shm.name, osh->njournals, njournals);
+        }
+
         ngx_http_coinhunt_sh = osh;
         shm_zone->data = osh;
         return NGX_OK;
@@ -94,10 +109,15 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     size = shpool->pfree * ngx_pagesize;
     p = ngx_slab_alloc(shpool, size);
 
-    if (p == NULL || size < sizeof(ngx_http_coinhunt_shctx_t)) {
+    /* the context, the journal, and room to align the arrays after it */
+    head = sizeof(ngx_http_coinhunt_shctx_t)
+           + njournals * sizeof(ngx_http_coinhunt_journal_t) + 3 * 64;
+
+    if (p == NULL || size < head) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "coinhunt_zone \"%V\" is too small",
-                      &shm_zone->shm.name);
+                      "coinhunt_zone \"%V\" is too small for its context "
+                      "and the journal records of %uD processes",
+                      &shm_zone->shm.name, njournals);
         return NGX_ERROR;
     }
 
@@ -107,7 +127,8 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     sh->stride = stride;
     sh->nfields = nfields;
     sh->redis = (cmcf->redis != NULL);
-    sh->capacity = (size - sizeof(ngx_http_coinhunt_shctx_t) - 2 * 64)
+    sh->njournals = njournals;
+    sh->capacity = (size - head)
                    / ngx_http_coinhunt_zone_per_session(nfields);
     sh->nbuckets = sh->capacity;
 
@@ -118,7 +139,11 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    sh->buckets = (uint32_t *) (p + sizeof(ngx_http_coinhunt_shctx_t));
+    sh->journals = (ngx_http_coinhunt_journal_t *)
+                       ngx_align_ptr(p + sizeof(ngx_http_coinhunt_shctx_t), 64);
+    ngx_memzero(sh->journals,
+                njournals * sizeof(ngx_http_coinhunt_journal_t));
+    sh->buckets = (uint32_t *) (sh->journals + njournals);
     sh->nodes = (ngx_http_coinhunt_node_t *)
                     ngx_align_ptr(sh->buckets + sh->nbuckets, 64);
     sh->slots = ngx_align_ptr(sh->nodes + sh->capacity, 64);
@@ -139,15 +164,32 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                   "coinhunt_zone \"%V\": %uD sessions of %uz bytes "
-                  "(%ui designer fields, %s leaderboards)",
-                  &shm_zone->shm.name, sh->capacity,
+                  "(%ui designer fields, %s leaderboards, %uD journal "
+                  "records)", &shm_zone->shm.name, sh->capacity,
                   ngx_http_coinhunt_zone_per_session(nfields), nfields,
-                  sh->redis ? "Redis" : "local");
+                  sh->redis ? "Redis" : "local", sh->njournals);
 
     ngx_http_coinhunt_sh = sh;
     shm_zone->data = sh;
 
     return NGX_OK;
+}
+
+
+/*
+ * A journal record for each process of two generations (the old workers
+ * still exit while the new ones start) and the cache manager and loader.
+ */
+static uint32_t
+ngx_http_coinhunt_zone_journals(ngx_http_coinhunt_main_conf_t *cmcf)
+{
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cmcf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    return (uint32_t) ngx_max(NGX_HTTP_COINHUNT_JOURNALS_MIN,
+                              2 * (ccf->worker_processes + 2));
 }
 
 

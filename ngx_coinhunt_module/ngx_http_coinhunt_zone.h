@@ -17,7 +17,7 @@
 
 #define NGX_HTTP_COINHUNT_HUNTS_MAX       1024
 #define NGX_HTTP_COINHUNT_INDEX_LOCKS     1024
-#define NGX_HTTP_COINHUNT_JOURNALS        64
+#define NGX_HTTP_COINHUNT_JOURNALS_MIN    64
 #define NGX_HTTP_COINHUNT_LOG_SIZE        512
 #define NGX_HTTP_COINHUNT_LOG_LOCKS       4
 
@@ -123,6 +123,7 @@ typedef struct {
     uint32_t                       capacity;
     uint32_t                       nbuckets;
     uint32_t                       nfields;
+    uint32_t                       njournals;
     u_char                         key[NGX_HTTP_COINHUNT_KEY_LEN];
     ngx_atomic_t                   unused;     /* slots never handed out */
     ngx_atomic_t                   sweep;      /* sweeper's cursor */
@@ -142,7 +143,7 @@ typedef struct {
     uint32_t                       index_locks[NGX_HTTP_COINHUNT_INDEX_LOCKS];
     ngx_http_coinhunt_counters_t   counters[NGX_HTTP_COINHUNT_WORKERS_MAX];
     ngx_http_coinhunt_hunt_t       hunts[NGX_HTTP_COINHUNT_HUNTS_MAX];
-    ngx_http_coinhunt_journal_t    journals[NGX_HTTP_COINHUNT_JOURNALS];
+    ngx_http_coinhunt_journal_t   *journals;   /* njournals */
     uint32_t                      *buckets;
     ngx_http_coinhunt_node_t      *nodes;      /* local mode */
     ngx_http_coinhunt_pending_t   *pending;    /* Redis mode */
