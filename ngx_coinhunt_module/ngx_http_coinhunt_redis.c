@@ -44,12 +44,14 @@ typedef struct {
     ngx_event_t                       reconnect;
     ngx_event_t                       timeout;
     ngx_connection_t                  dumb;    /* debug logs read ev->data */
+    ngx_queue_t                       waiting;     /* until ready */
     ngx_uint_t                        ready;
 } ngx_http_coinhunt_redis_t;
 
 
 static void ngx_http_coinhunt_redis_connect(ngx_event_t *ev);
 static void ngx_http_coinhunt_redis_lost(void);
+static void ngx_http_coinhunt_redis_wake(ngx_uint_t ready);
 static void ngx_http_coinhunt_redis_timeout(ngx_event_t *ev);
 static void ngx_http_coinhunt_redis_on_connect(const redisAsyncContext *ac,
     int status);
@@ -177,6 +179,8 @@ ngx_http_coinhunt_redis_init_process(ngx_cycle_t *cycle,
 
     ngx_http_coinhunt_redis_read_init(cmcf);
 
+    ngx_queue_init(&rd->waiting);
+
     rd->dumb.fd = (ngx_socket_t) -1;
     rd->reconnect.handler = ngx_http_coinhunt_redis_connect;
     rd->reconnect.data = &rd->dumb;
@@ -221,6 +225,46 @@ ngx_uint_t
 ngx_http_coinhunt_redis_ready(void)
 {
     return ngx_http_coinhunt_redis.ready;
+}
+
+
+/*
+ * A request that needs Redis while the worker's connection is on its way (a
+ * worker just started, or reconnects) waits for it, within the timeout of
+ * the connect and handshake; between attempts it is answered at once.
+ */
+ngx_int_t
+ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w)
+{
+    ngx_http_coinhunt_redis_t  *rd;
+
+    rd = &ngx_http_coinhunt_redis;
+
+    if (rd->ready || rd->events.ac == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_queue_insert_tail(&rd->waiting, &w->queue);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_coinhunt_redis_wake(ngx_uint_t ready)
+{
+    ngx_queue_t                     *q;
+    ngx_http_coinhunt_redis_t       *rd;
+    ngx_http_coinhunt_redis_wait_t  *w;
+
+    rd = &ngx_http_coinhunt_redis;
+
+    while (!ngx_queue_empty(&rd->waiting)) {
+        q = ngx_queue_head(&rd->waiting);
+        ngx_queue_remove(q);
+        w = ngx_queue_data(q, ngx_http_coinhunt_redis_wait_t, queue);
+        w->handler(w->data, ready);
+    }
 }
 
 
@@ -333,6 +377,8 @@ ngx_http_coinhunt_redis_lost(void)
     rd->ready = 0;
     ngx_http_coinhunt_counters()->redis_up = 0;
 
+    ngx_http_coinhunt_redis_wake(0);
+
     if (rd->timeout.timer_set && rd->events.ac == NULL) {
         ngx_del_timer(&rd->timeout);
     }
@@ -434,6 +480,8 @@ ngx_http_coinhunt_redis_handshake(redisAsyncContext *ac, void *reply,
         ngx_log_error(NGX_LOG_INFO, rd->log, 0,
                       "coinhunt: connected to redis %s:%d",
                       rd->conf->addr, rd->conf->port);
+
+        ngx_http_coinhunt_redis_wake(1);
     }
 }
 

@@ -31,6 +31,14 @@ typedef struct ngx_http_coinhunt_redis_conf_s {
 } ngx_http_coinhunt_redis_conf_t;
 
 
+/* a request waiting for the worker's connection to come up */
+typedef struct {
+    ngx_queue_t                    queue;
+    void                         (*handler)(void *data, ngx_uint_t ready);
+    void                          *data;
+} ngx_http_coinhunt_redis_wait_t;
+
+
 char *ngx_http_coinhunt_redis_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_coinhunt_check_flush(ngx_conf_t *cf, void *post, void *data);
@@ -41,6 +49,7 @@ void ngx_http_coinhunt_redis_exit_process(void);
 
 /* redis.c: the worker's connection */
 ngx_uint_t ngx_http_coinhunt_redis_ready(void);
+ngx_int_t ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w);
 ngx_int_t ngx_http_coinhunt_redis_send(redisCallbackFn *fn, void *data,
     int argc, const char **argv, const size_t *argvlen);
 void ngx_http_coinhunt_redis_replied(void);

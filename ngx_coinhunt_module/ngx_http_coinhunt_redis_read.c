@@ -53,6 +53,7 @@ typedef struct {
     ngx_uint_t                     pending;
     ngx_http_coinhunt_entry_t     *entries;
     ngx_http_coinhunt_me_t         me;
+    ngx_http_coinhunt_redis_wait_t wait;
     unsigned                       failed:1;
 } ngx_http_coinhunt_read_t;
 
@@ -63,6 +64,7 @@ typedef struct {
     ngx_str_t                      player;
     int64_t                        score;
     uint16_t                       hunt;
+    ngx_http_coinhunt_redis_wait_t wait;
 } ngx_http_coinhunt_join_t;
 
 
@@ -73,8 +75,12 @@ typedef struct {
 } ngx_http_coinhunt_reads_t;
 
 
+static void ngx_http_coinhunt_seed_ready(void *data, ngx_uint_t ready);
 static void ngx_http_coinhunt_seed_reply(redisAsyncContext *ac, void *reply,
     void *data);
+static ngx_int_t ngx_http_coinhunt_read_wait(ngx_http_request_t *r,
+    ngx_str_t *hunt, ngx_uint_t top, ngx_http_coinhunt_me_t *me);
+static void ngx_http_coinhunt_read_ready(void *data, ngx_uint_t ready);
 static ngx_http_coinhunt_snapshot_t *ngx_http_coinhunt_snapshot(
     ngx_str_t *hunt);
 static void ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac,
@@ -145,10 +151,17 @@ ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
     argv[2] = (char *) player->data;
     len[2] = player->len;
 
-    if (!ngx_http_coinhunt_redis_ready()
-        || ngx_http_coinhunt_redis_send(ngx_http_coinhunt_seed_reply, join,
-                                        3, argv, len)
-           != NGX_OK)
+    if (!ngx_http_coinhunt_redis_ready()) {
+        join->wait.handler = ngx_http_coinhunt_seed_ready;
+        join->wait.data = join;
+
+        if (ngx_http_coinhunt_redis_wait(&join->wait) != NGX_OK) {
+            return ngx_http_coinhunt_unavailable(r);
+        }
+
+    } else if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_seed_reply,
+                                            join, 3, argv, len)
+               != NGX_OK)
     {
         return ngx_http_coinhunt_unavailable(r);
     }
@@ -156,6 +169,26 @@ ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/* the connection came up (or failed) while the join waited for it */
+static void
+ngx_http_coinhunt_seed_ready(void *data, ngx_uint_t ready)
+{
+    ngx_http_coinhunt_join_t  *join = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = join->request;
+
+    rc = ready ? ngx_http_coinhunt_redis_seed(r, join->hunt, &join->player,
+                                              join->score)
+               : ngx_http_coinhunt_unavailable(r);
+
+    /* NGX_DONE: the new wait holds the request, this one lets it go */
+    ngx_http_coinhunt_finalize(r, rc);
 }
 
 
@@ -282,7 +315,7 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
                >= ngx_http_coinhunt_reads.interval;
 
     if ((stale || me->wanted) && !ngx_http_coinhunt_redis_ready()) {
-        return ngx_http_coinhunt_unavailable(r);
+        return ngx_http_coinhunt_read_wait(r, hunt, top, me);
     }
 
     rq = ngx_pcalloc(r->pool, sizeof(ngx_http_coinhunt_read_t));
@@ -376,6 +409,54 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
     r->main->count++;
 
     return NGX_DONE;
+}
+
+
+/* a read that needs Redis while the worker's connection is on its way */
+static ngx_int_t
+ngx_http_coinhunt_read_wait(ngx_http_request_t *r, ngx_str_t *hunt,
+    ngx_uint_t top, ngx_http_coinhunt_me_t *me)
+{
+    ngx_http_coinhunt_read_t  *rq;
+
+    rq = ngx_pcalloc(r->pool, sizeof(ngx_http_coinhunt_read_t));
+    if (rq == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rq->request = r;
+    rq->hunt = *hunt;
+    rq->top = top;
+    rq->me = *me;
+    rq->wait.handler = ngx_http_coinhunt_read_ready;
+    rq->wait.data = rq;
+
+    if (ngx_http_coinhunt_redis_wait(&rq->wait) != NGX_OK) {
+        return ngx_http_coinhunt_unavailable(r);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_coinhunt_read_ready(void *data, ngx_uint_t ready)
+{
+    ngx_http_coinhunt_read_t  *rq = data;
+
+    ngx_int_t            rc;
+    ngx_http_request_t  *r;
+
+    r = rq->request;
+
+    rc = ready ? ngx_http_coinhunt_redis_leaderboard(r, &rq->hunt, rq->top,
+                                                     &rq->me)
+               : ngx_http_coinhunt_unavailable(r);
+
+    /* NGX_DONE: the new wait holds the request, this one lets it go */
+    ngx_http_coinhunt_finalize(r, rc);
 }
 
 
