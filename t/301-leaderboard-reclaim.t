@@ -49,7 +49,8 @@ sub top {
 }
 
 like $n->error_log,
-    qr/coinhunt_zone "full": \d+ sessions of 172 bytes \(2 designer fields, local leaderboards\)/,
+    qr/coinhunt_zone "full": \d+ sessions of 172 bytes \(2 designer fields, (?#
+       )local leaderboards, 64 journal records\)/,
     'the zone reports 156 + 8 x fields bytes a session';
 
 my $capacity = metric('coinhunt_sessions_capacity');
