@@ -644,7 +644,10 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
     cmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_coinhunt_module);
 
-    if (cmcf == NULL || cmcf->shm_zone == NULL) {
+    /* the cache manager and loader serve no request: none of this for them */
+    if (cmcf == NULL || cmcf->shm_zone == NULL
+        || ngx_process == NGX_PROCESS_HELPER)
+    {
         return NGX_OK;
     }
 
@@ -705,7 +708,7 @@ ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_coinhunt_counters_t  *row;
 
-    if (ngx_http_coinhunt_sh == NULL) {
+    if (ngx_http_coinhunt_sh == NULL || ngx_process == NGX_PROCESS_HELPER) {
         return;
     }
 

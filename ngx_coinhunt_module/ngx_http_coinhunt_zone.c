@@ -177,8 +177,9 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * A journal record for each process of two generations (the old workers
- * still exit while the new ones start) and the cache manager and loader.
+ * A journal record for each worker of two generations (the old workers
+ * still exit while the new ones start), and two spare for replacements of
+ * killed workers whose records still wait to be recovered.
  */
 static uint32_t
 ngx_http_coinhunt_zone_journals(ngx_http_coinhunt_main_conf_t *cmcf)
