@@ -29,7 +29,7 @@ $n->wait_workers(40);
 
 like $n->error_log,
     qr/coinhunt_zone "many": \d+ sessions .*, 84 journal records\)/,
-    '40 workers: 84 journal records (twice the workers and cache processes)';
+    '40 workers: 84 journal records (two generations of workers, two spare)';
 
 my ($st, $body) = http(POST => $n->url('/hunt/session?player=alice'));
 my ($token) = $body =~ /"session":"([^"]+)"/;
