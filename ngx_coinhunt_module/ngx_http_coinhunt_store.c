@@ -39,7 +39,7 @@ static void ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
     ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot);
 static ngx_http_coinhunt_slot_t *ngx_http_coinhunt_lookup(
     ngx_http_coinhunt_shctx_t *sh, uint32_t b, uint16_t hunt,
-    ngx_str_t *player);
+    ngx_str_t *player, uint32_t *index);
 static void ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
     ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot,
     ngx_http_coinhunt_session_t *s, int64_t score);
@@ -317,9 +317,10 @@ ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot)
 
 void
 ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s)
+    ngx_http_coinhunt_slot_t *slot, uint32_t index,
+    ngx_http_coinhunt_session_t *s)
 {
-    s->index = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride);
+    s->index = index;
     s->gen = slot->gen;
     s->hunt = slot->hunt;
     s->taps = slot->taps;
@@ -342,18 +343,19 @@ ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
 
 static ngx_http_coinhunt_slot_t *
 ngx_http_coinhunt_lookup(ngx_http_coinhunt_shctx_t *sh, uint32_t b,
-    uint16_t hunt, ngx_str_t *player)
+    uint16_t hunt, ngx_str_t *player, uint32_t *index)
 {
-    uint32_t                   index;
+    uint32_t                   x;
     ngx_http_coinhunt_slot_t  *slot;
 
-    for (index = sh->buckets[b]; index; index = slot->next) {
-        slot = ngx_http_coinhunt_slot(sh, index - 1);
+    for (x = sh->buckets[b]; x; x = slot->next) {
+        slot = ngx_http_coinhunt_slot(sh, x - 1);
 
         if (slot->hunt == hunt
             && slot->player_len == player->len
             && ngx_memcmp(slot->player, player->data, player->len) == 0)
         {
+            *index = x - 1;
             return slot;
         }
     }
@@ -371,7 +373,7 @@ ngx_int_t
 ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
     ngx_str_t *player, ngx_http_coinhunt_session_t *s)
 {
-    uint32_t                   b, *stripe;
+    uint32_t                   b, found, *stripe;
     ngx_int_t                  rc;
     ngx_http_coinhunt_slot_t  *slot;
 
@@ -382,7 +384,7 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
 
     ngx_http_coinhunt_lock(stripe);
 
-    slot = ngx_http_coinhunt_lookup(sh, b, hunt, player);
+    slot = ngx_http_coinhunt_lookup(sh, b, hunt, player, &found);
 
     if (slot) {
         ngx_http_coinhunt_lock(&slot->lock);
@@ -390,7 +392,7 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
         if (slot->state == NGX_HTTP_COINHUNT_SLOT_LIVE) {
             /* a join revokes the tokens handed out before */
             ngx_http_coinhunt_slot_renew(slot);
-            ngx_http_coinhunt_session_copy(sh, slot, s);
+            ngx_http_coinhunt_session_copy(sh, slot, found, s);
             rc = NGX_OK;
 
         } else {
@@ -492,7 +494,7 @@ ngx_int_t
 ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_session_t *s)
 {
-    uint32_t                      b, index, *stripe, *board;
+    uint32_t                      b, index, found, *stripe, *board;
     ngx_int_t                     rc;
     ngx_uint_t                    k, l;
     ngx_http_coinhunt_slot_t     *slot;
@@ -507,7 +509,8 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     for ( ;; ) {
         ngx_http_coinhunt_lock(stripe);
 
-        slot = ngx_http_coinhunt_lookup(sh, b, s->hunt, &s->player);
+        slot = ngx_http_coinhunt_lookup(sh, b, s->hunt, &s->player,
+                                      &found);
 
         if (slot || index != (uint32_t) -1) {
             break;
@@ -535,7 +538,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
             rc = NGX_OK;
         }
 
-        ngx_http_coinhunt_session_copy(sh, slot, s);
+        ngx_http_coinhunt_session_copy(sh, slot, found, s);
         ngx_http_coinhunt_unlock(&slot->lock);
         ngx_http_coinhunt_unlock(stripe);
 
@@ -593,7 +596,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
         ngx_http_coinhunt_unlock(board);
     }
 
-    ngx_http_coinhunt_session_copy(sh, slot, s);
+    ngx_http_coinhunt_session_copy(sh, slot, index, s);
 
     ngx_http_coinhunt_unlock(&slot->lock);
     ngx_http_coinhunt_unlock(stripe);
@@ -709,7 +712,7 @@ ngx_http_coinhunt_session_retire(ngx_http_coinhunt_shctx_t *sh,
         && (gen == 0 || slot->gen == gen)
         && ngx_http_coinhunt_session_active_ms(slot) < idle_before)
     {
-        ngx_http_coinhunt_session_copy(sh, slot, s);
+        ngx_http_coinhunt_session_copy(sh, slot, index, s);
 
         ngx_http_coinhunt_lock(&sh->retired_lock);
 

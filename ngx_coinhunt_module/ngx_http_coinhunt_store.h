@@ -28,7 +28,8 @@ ngx_http_coinhunt_slot_t *ngx_http_coinhunt_session_lock(
     ngx_http_coinhunt_shctx_t *sh, uint32_t index, uint32_t gen,
     int64_t idle_before);
 void ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
+    ngx_http_coinhunt_slot_t *slot, uint32_t index,
+    ngx_http_coinhunt_session_t *s);
 int64_t ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot);
 
 typedef void (*ngx_http_coinhunt_expired_pt)(void *data,

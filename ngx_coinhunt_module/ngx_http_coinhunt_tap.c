@@ -139,7 +139,7 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
             }
         }
 
-        ngx_http_coinhunt_session_copy(sh, slot, &s);
+        ngx_http_coinhunt_session_copy(sh, slot, t.slot, &s);
         ngx_http_coinhunt_unlock(&slot->lock);
 
         if (ngx_http_coinhunt_lua_on_tap(clcf->rules, &s, &tap, &coin,
