@@ -49,7 +49,8 @@ ngx_http_coinhunt_lua_check(ngx_conf_t *cf, ngx_http_coinhunt_rules_t *rules)
 
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot open rules file \"%V\"", &rules->path);
+                           "\"coinhunt_rules\" directive cannot open rules "
+                           "file \"%V\"", &rules->path);
         return NGX_CONF_ERROR;
     }
 
@@ -57,8 +58,9 @@ ngx_http_coinhunt_lua_check(ngx_conf_t *cf, ngx_http_coinhunt_rules_t *rules)
         || ngx_file_size(&fi) > 16 * 1024 * 1024)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "rules file \"%V\" is not a readable file "
-                           "of at most 16 MiB", &rules->path);
+                           "\"coinhunt_rules\" directive: rules file \"%V\" "
+                           "is not a readable file of at most 16 MiB",
+                           &rules->path);
         (void) ngx_close_file(fd);
         return NGX_CONF_ERROR;
     }
@@ -76,14 +78,16 @@ ngx_http_coinhunt_lua_check(ngx_conf_t *cf, ngx_http_coinhunt_rules_t *rules)
 
     if (n != (ssize_t) rules->source.len) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "cannot read rules file \"%V\"", &rules->path);
+                           "\"coinhunt_rules\" directive cannot read rules "
+                           "file \"%V\"", &rules->path);
         return NGX_CONF_ERROR;
     }
 
     L = ngx_http_coinhunt_lua_new(NULL, err, sizeof(err));
 
     if (L == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coinhunt_rules\" directive: %s", err);
         return NGX_CONF_ERROR;
     }
 
@@ -108,7 +112,8 @@ ngx_http_coinhunt_lua_check(ngx_conf_t *cf, ngx_http_coinhunt_rules_t *rules)
     lua_close(L);
 
     if (rc != NGX_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coinhunt_rules\" directive: %s", err);
         return NGX_CONF_ERROR;
     }
 

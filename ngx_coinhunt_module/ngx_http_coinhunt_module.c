@@ -338,13 +338,15 @@ ngx_http_coinhunt_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (size == NGX_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[2]);
+                           "\"coinhunt_zone\" directive invalid size \"%V\"",
+                           &value[2]);
         return NGX_CONF_ERROR;
     }
 
     if (size < NGX_HTTP_COINHUNT_ZONE_MIN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small: %V, the least is 512k",
+                           "\"coinhunt_zone\" directive: zone \"%V\" is too "
+                           "small: %V, the least is 512k",
                            &value[1], &value[2]);
         return NGX_CONF_ERROR;
     }
@@ -357,8 +359,8 @@ ngx_http_coinhunt_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (cmcf->shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "shared zone \"%V\" is already used by another "
-                           "module", &value[1]);
+                           "\"coinhunt_zone\" directive: shared zone \"%V\" "
+                           "is already used by another module", &value[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -450,7 +452,8 @@ ngx_http_coinhunt_secret(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (value[1].len < 16) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the secret must be at least 16 characters");
+                           "\"coinhunt_secret\" directive: the secret must "
+                           "be at least 16 characters");
         return NGX_CONF_ERROR;
     }
 
@@ -483,8 +486,9 @@ ngx_http_coinhunt_seed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (rc != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid seed \"%V\": a decimal number of "
-                           "at most 19 digits is expected", &value[1]);
+                           "\"coinhunt_seed\" directive invalid seed \"%V\": "
+                           "a decimal number from 0 to %uL is expected",
+                           &value[1], (uint64_t) UINT64_MAX);
         return NGX_CONF_ERROR;
     }
 
@@ -546,8 +550,9 @@ ngx_http_coinhunt_tap_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(s.data, "burst=", 6) != 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid parameter \"%V\", "
-                               "\"burst=N\" expected", &s);
+                               "\"coinhunt_tap_rate\" directive invalid "
+                               "parameter \"%V\", \"burst=N\" expected",
+                               &s);
             return NGX_CONF_ERROR;
         }
 
@@ -555,8 +560,8 @@ ngx_http_coinhunt_tap_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (burst < 0 || burst > 1000000) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid burst \"%V\": 0 to 1000000 taps",
-                               &s);
+                               "\"coinhunt_tap_rate\" directive invalid "
+                               "burst \"%V\": 0 to 1000000 taps", &s);
             return NGX_CONF_ERROR;
         }
 
@@ -572,8 +577,8 @@ ngx_http_coinhunt_tap_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid rate \"%V\": \"off\", \"Nr/s\" or \"Nr/m\" "
-                       "expected", &value[1]);
+                       "\"coinhunt_tap_rate\" directive invalid rate \"%V\": "
+                       "\"off\", \"Nr/s\" or \"Nr/m\" expected", &value[1]);
 
     return NGX_CONF_ERROR;
 }
@@ -605,8 +610,9 @@ ngx_http_coinhunt_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_http_coinhunt_actions[i].len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "unknown action \"%V\": session, tap, "
-                           "leaderboard, end or metrics expected", &value[1]);
+                           "\"coinhunt\" directive unknown action \"%V\": "
+                           "session, tap, leaderboard, end or metrics "
+                           "expected", &value[1]);
         return NGX_CONF_ERROR;
     }
 

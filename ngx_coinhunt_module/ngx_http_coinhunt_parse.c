@@ -205,7 +205,7 @@ ngx_int_t
 ngx_http_coinhunt_parse_seed(u_char *p, size_t len, uint64_t *seed)
 {
     u_char    *last;
-    uint64_t   n;
+    uint64_t   n, d;
 
     if (len == 0) {
         return NGX_DECLINED;
@@ -214,11 +214,17 @@ ngx_http_coinhunt_parse_seed(u_char *p, size_t len, uint64_t *seed)
     n = 0;
 
     for (last = p + len; p < last; p++) {
-        if (*p < '0' || *p > '9' || n > (UINT64_MAX - 9) / 10) {
+        if (*p < '0' || *p > '9') {
             return NGX_ERROR;
         }
 
-        n = n * 10 + (*p - '0');
+        d = *p - '0';
+
+        if (n > (UINT64_MAX - d) / 10) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + d;
     }
 
     *seed = n;

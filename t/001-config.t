@@ -79,6 +79,9 @@ my @refused = (
     [ 'coinhunt_tap_rate 10r/s 40;', qr/"burst=N" expected/ ],
     [ 'coinhunt_seed -3;', qr/invalid seed "-3"/ ],
     [ 'coinhunt_seed 99999999999999999999999;', qr/invalid seed/ ],
+    [ 'coinhunt_seed 18446744073709551616;',
+      qr/invalid seed "18446744073709551616": a decimal number from 0 to (?#
+        )18446744073709551615 is expected/ ],
     [ 'coinhunt_zone;', qr/invalid number of arguments in "coinhunt_zone"/ ],
 );
 
@@ -86,8 +89,10 @@ for my $case (@refused) {
     my ($line, $why) = @$case;
     my ($ok, $out) = nginx_t($line, "    coinhunt_rules good.lua;\n"
                              x ($line !~ /coinhunt_rules/));
+    my ($directive) = $line =~ /^(\w+)/;
     ok !$ok, "refused: $line";
     like $out, $why, "  says why: $line";
+    like $out, qr/"$directive" directive/, "  names the directive: $line";
     like $out, $conf, "  names nginx.conf:7: $line";
 }
 
@@ -96,7 +101,8 @@ for my $case (@refused) {
     write_file('nginx.conf', header()
         . "http {\n    coinhunt_zone t 10k;\n}\n");
     my (undef, $out) = Coinhunt::nginx_t($prefix);
-    like $out, qr/zone "t" is too small.*nginx\.conf:6/, 'zone too small';
+    like $out, qr/"coinhunt_zone" directive: zone "t" is too small.*(?#
+                  )nginx\.conf:6/, 'zone too small';
 
     write_file('nginx.conf', header()
         . "http {\n    server {\n        listen 127.0.0.1:1;\n"
@@ -118,7 +124,8 @@ for my $case (@refused) {
         . "        listen 127.0.0.1:1;\n"
         . "        location = /t { coinhunt dig; }\n    }\n}\n");
     (undef, $out) = Coinhunt::nginx_t($prefix);
-    like $out, qr/unknown action "dig".*nginx\.conf:9/, 'unknown action';
+    like $out, qr/"coinhunt" directive unknown action "dig".*nginx\.conf:9/,
+         'unknown action';
 }
 
 # the example rules all pass
@@ -134,5 +141,9 @@ my ($ok, $out) = nginx_t('coinhunt_rules good.lua;',
                          . "    coinhunt_secret 0123456789abcdef;\n"
                          . "    coinhunt_seed 42;\n");
 ok $ok, 'a good configuration passes' or diag $out;
+
+($ok, $out) = nginx_t('coinhunt_rules good.lua;',
+                      "    coinhunt_seed 18446744073709551615;\n");
+ok $ok, 'the largest seed, 2^64 - 1, passes' or diag $out;
 
 done_testing;
