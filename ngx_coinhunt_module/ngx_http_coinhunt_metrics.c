@@ -33,7 +33,7 @@ static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_counter_metrics[] = {
       offsetof(ngx_http_coinhunt_counters_t, coin_value) },
     { "coinhunt_rule_errors_total", "Rule calls that failed.",
       offsetof(ngx_http_coinhunt_counters_t, rule_errors) },
-    { "coinhunt_rate_limited_total", "Taps refused by coinhunt_tap_rate.",
+    { "coinhunt_rate_limited_total", "Taps answered 429 rate_limited.",
       offsetof(ngx_http_coinhunt_counters_t, rate_limited) },
     { "coinhunt_redis_flushes_total", "Batches of scores written to Redis.",
       offsetof(ngx_http_coinhunt_counters_t, redis_flushes) },

@@ -34,8 +34,8 @@
 static ngx_int_t ngx_http_coinhunt_tap(ngx_http_request_t *r);
 static ngx_int_t ngx_http_coinhunt_coord_param(ngx_http_request_t *r,
     char *name, double *value);
-static ngx_int_t ngx_http_coinhunt_rate_limited(ngx_http_request_t *r,
-    int64_t excess, ngx_http_coinhunt_loc_conf_t *clcf);
+static ngx_int_t ngx_http_coinhunt_too_many(ngx_http_request_t *r,
+    int64_t wait, char *message);
 
 
 ngx_int_t
@@ -53,7 +53,7 @@ static ngx_int_t
 ngx_http_coinhunt_tap(ngx_http_request_t *r)
 {
     u_char                         *p, *last;
-    int64_t                         now, seq, excess, elapsed;
+    int64_t                         now, seq, excess, elapsed, wait;
     ngx_int_t                       rc;
     ngx_uint_t                      tries;
     ngx_http_coinhunt_tap_t         tap;
@@ -133,9 +133,15 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
 
             if (excess > (int64_t) clcf->tap_burst + 1000) {
                 ngx_http_coinhunt_unlock(&slot->lock);
-                ngx_http_coinhunt_count(row, rate_limited, 1);
 
-                return ngx_http_coinhunt_rate_limited(r, excess, clcf);
+                /* ms until the bucket has room for one more tap */
+                wait = (excess - (int64_t) clcf->tap_burst - 1000) * 60000
+                       / (int64_t) clcf->tap_rate;
+
+                return ngx_http_coinhunt_too_many(r, (wait + 999) / 1000,
+                                                  "the session taps faster "
+                                                  "than coinhunt_tap_rate "
+                                                  "allows");
             }
         }
 
@@ -179,10 +185,9 @@ ngx_http_coinhunt_tap(ngx_http_request_t *r)
         goto done;
     }
 
-    return ngx_http_coinhunt_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                   "rate_limited",
-                                   "too many simultaneous taps of one "
-                                   "session");
+    /* other taps of the session committed while each try's rule ran */
+    return ngx_http_coinhunt_too_many(r, 1, "too many simultaneous taps of "
+                                            "one session");
 
 gone:
 
@@ -263,17 +268,14 @@ ngx_http_coinhunt_coord_param(ngx_http_request_t *r, char *name,
 }
 
 
+/* a 429 rate_limited, with the seconds to wait in Retry-After */
 static ngx_int_t
-ngx_http_coinhunt_rate_limited(ngx_http_request_t *r, int64_t excess,
-    ngx_http_coinhunt_loc_conf_t *clcf)
+ngx_http_coinhunt_too_many(ngx_http_request_t *r, int64_t wait,
+    char *message)
 {
-    int64_t           wait;
     ngx_table_elt_t  *h;
 
-    /* seconds until the bucket has room for one more tap */
-    wait = (excess - (int64_t) clcf->tap_burst - 1000) * 60000
-           / (int64_t) clcf->tap_rate;
-    wait = ngx_max((wait + 999) / 1000, 1);
+    ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), rate_limited, 1);
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
@@ -287,10 +289,9 @@ ngx_http_coinhunt_rate_limited(ngx_http_request_t *r, int64_t excess,
 
     h->hash = 1;
     ngx_str_set(&h->key, "Retry-After");
-    h->value.len = ngx_sprintf(h->value.data, "%L", wait) - h->value.data;
+    h->value.len = ngx_sprintf(h->value.data, "%L", ngx_max(wait, 1))
+                   - h->value.data;
 
     return ngx_http_coinhunt_error(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                                   "rate_limited",
-                                   "the session taps faster than "
-                                   "coinhunt_tap_rate allows");
+                                   "rate_limited", message);
 }
