@@ -419,6 +419,20 @@ ngx_http_coinhunt_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rules->path = path;
     rules->index = cmcf->rules.nelts;
 
+    /* a session keeps its rules by this id, the same after any reload */
+    rules->id = ngx_murmur_hash2(path.data, path.len);
+    rules->id += (rules->id == 0);
+
+    for (i = 0; i < cmcf->rules.nelts; i++) {
+        if (known[i]->id == rules->id) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"coinhunt_rules\" directive: the paths "
+                               "\"%V\" and \"%V\" hash alike, rename one",
+                               &known[i]->path, &path);
+            return NGX_CONF_ERROR;
+        }
+    }
+
     rv = ngx_http_coinhunt_lua_check(cf, rules);
     if (rv != NGX_CONF_OK) {
         return rv;
@@ -769,12 +783,16 @@ ngx_http_coinhunt_expired(void *data, ngx_http_coinhunt_session_t *s)
 {
     ngx_http_coinhunt_main_conf_t *cmcf = data;
 
+    ngx_uint_t                   i;
     ngx_http_coinhunt_rules_t  **rules;
 
     rules = cmcf->rules.elts;
 
-    if (s->rules && s->rules <= cmcf->rules.nelts) {
-        ngx_http_coinhunt_lua_on_expire(rules[s->rules - 1], s,
-                                        ngx_cycle->log);
+    /* the rules the session joined with, if this configuration has them */
+    for (i = 0; s->rules && i < cmcf->rules.nelts; i++) {
+        if (rules[i]->id == s->rules) {
+            ngx_http_coinhunt_lua_on_expire(rules[i], s, ngx_cycle->log);
+            return;
+        }
     }
 }

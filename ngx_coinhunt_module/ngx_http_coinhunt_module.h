@@ -32,7 +32,8 @@ typedef enum {
 typedef struct {
     ngx_str_t                      path;
     ngx_str_t                      source;     /* read by the master */
-    ngx_uint_t                     index;
+    ngx_uint_t                     index;      /* in this configuration */
+    uint32_t                       id;         /* in the zone: the path's */
     ngx_uint_t                     nfields;
     ngx_str_t                      fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
     int                            on_join;    /* VM stack slots, */

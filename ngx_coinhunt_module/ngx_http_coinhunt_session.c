@@ -171,7 +171,7 @@ ngx_http_coinhunt_join_create(ngx_http_request_t *r, uint16_t hunt_id,
     s.player = *player;
     s.score = ngx_max(score, seed);
     s.created_ms = now;
-    s.rules = clcf->rules ? clcf->rules->index + 1 : 0;
+    s.rules = clcf->rules ? clcf->rules->id : 0;
 
     /* on_join shapes the new session before anyone can see it */
     if (ngx_http_coinhunt_lua_on_join(clcf->rules, &s, r->connection->log)

@@ -23,7 +23,7 @@
 
 
 /* changes with the zone's layout: a reload cannot take over another one */
-#define NGX_HTTP_COINHUNT_MAGIC   0x33746e75686e696fULL
+#define NGX_HTTP_COINHUNT_MAGIC   0x34746e75686e696fULL
 #define NGX_HTTP_COINHUNT_SPINS   2048
 
 

@@ -48,7 +48,7 @@ typedef struct {
     union {
         struct {
             uint32_t               excess;     /* tap rate, 1/1000 taps */
-            uint32_t               rules;      /* rules index + 1, 0: none */
+            uint32_t               rules;      /* the rules' id, 0: none */
         };
         struct {
             uint32_t               prev;       /* slot + 1, 0: none */
