@@ -366,6 +366,8 @@ ngx_http_coinhunt_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cmcf->shm_zone->init = ngx_http_coinhunt_zone_init;
     cmcf->shm_zone->data = cmcf;
+    cmcf->zone_file = cf->conf_file->file.name;
+    cmcf->zone_line = cf->conf_file->line;
 
     return NGX_CONF_OK;
 }

@@ -46,6 +46,8 @@ typedef struct {
 typedef struct {
     ngx_cycle_t                   *cycle;      /* the one configured */
     ngx_shm_zone_t                *shm_zone;
+    ngx_str_t                      zone_file;  /* where coinhunt_zone is */
+    ngx_uint_t                     zone_line;
     ngx_str_t                      secret;
     u_char                         key[16];    /* the tokens' MAC key */
     uint64_t                       key_mask;   /* of MACs kept in slots */

@@ -64,38 +64,42 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     if (osh) {
         if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" was laid out by another "
-                          "version of the module: restart nginx",
-                          &shm_zone->shm.name);
+                          "coinhunt_zone \"%V\" in %V:%ui was laid out by "
+                          "another version of the module: restart nginx",
+                          &shm_zone->shm.name, &cmcf->zone_file,
+                          cmcf->zone_line);
             return NGX_ERROR;
         }
 
         if (osh->redis != (cmcf->redis != NULL)) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" holds %s leaderboards, "
-                          "the configuration now asks for %s ones: restart "
-                          "nginx to switch", &shm_zone->shm.name,
-                          osh->redis ? "Redis" : "local",
+                          "coinhunt_zone \"%V\" in %V:%ui holds %s "
+                          "leaderboards, the configuration now asks for %s "
+                          "ones: restart nginx to switch",
+                          &shm_zone->shm.name, &cmcf->zone_file,
+                          cmcf->zone_line, osh->redis ? "Redis" : "local",
                           cmcf->redis ? "Redis" : "local");
             return NGX_ERROR;
         }
 
         if (osh->nfields < nfields) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" holds %uD designer fields a "
-                          "session, the rules now declare %ui: restart "
-                          "nginx or resize the zone to start afresh",
-                          &shm_zone->shm.name, osh->nfields, nfields);
+                          "coinhunt_zone \"%V\" in %V:%ui holds %uD "
+                          "designer fields a session, the rules now declare "
+                          "%ui: restart nginx or resize the zone to start "
+                          "afresh", &shm_zone->shm.name, &cmcf->zone_file,
+                          cmcf->zone_line, osh->nfields, nfields);
             return NGX_ERROR;
         }
 
         if (osh->njournals < njournals) {
             ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" has %uD journal records, "
-                          "these workers and the old ones need up to %uD: "
-                          "a new worker may wait for an old one to exit; a "
-                          "restart of nginx lays the zone out afresh",
-                          &shm_zone->shm.name, osh->njournals, njournals);
+                          "coinhunt_zone \"%V\" in %V:%ui has %uD journal "
+                          "records, these workers and the old ones need up "
+                          "to %uD: a new worker may wait for an old one to "
+                          "exit; a restart of nginx lays the zone out "
+                          "afresh", &shm_zone->shm.name, &cmcf->zone_file,
+                          cmcf->zone_line, osh->njournals, njournals);
         }
 
         ngx_http_coinhunt_sh = osh;
@@ -115,9 +119,10 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     if (p == NULL || size < head) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "coinhunt_zone \"%V\" is too small for its context "
-                      "and the journal records of %uD processes",
-                      &shm_zone->shm.name, njournals);
+                      "coinhunt_zone \"%V\" in %V:%ui is too small for "
+                      "its context and the journal records of %uD "
+                      "processes", &shm_zone->shm.name, &cmcf->zone_file,
+                      cmcf->zone_line, njournals);
         return NGX_ERROR;
     }
 
@@ -134,8 +139,9 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     if (sh->capacity == 0) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "coinhunt_zone \"%V\" is too small for one session",
-                      &shm_zone->shm.name);
+                      "coinhunt_zone \"%V\" in %V:%ui is too small for "
+                      "one session", &shm_zone->shm.name, &cmcf->zone_file,
+                      cmcf->zone_line);
         return NGX_ERROR;
     }
 

@@ -82,8 +82,8 @@ tap_ok('a tap after they exit');
 # more workers than the zone was laid out for: a warning, and the taps go on
 $n->reload(conf => $conf, workers => 50);
 like $n->error_log,
-    qr/coinhunt_zone "many" has 84 journal records, these workers and the (?#
-       )old ones need up to 104: a new worker may wait/,
+    qr/coinhunt_zone "many" in \S+nginx\.conf:\d+ has 84 journal records, (?#
+       )these workers and the old ones need up to 104: a new worker may wait/,
     'a reload to 50 workers warns that the zone has too few records';
 tap_ok("a tap on the 50 workers, $_") for 1 .. 5;
 
