@@ -94,7 +94,7 @@ qr/^\{"coin":null,"score":20,"taps":4,"coins":2\}$/]
 
 
 === TEST 2: the view: core fields, declared fields kept between taps,
-on_join, player, hunt, and the tap's x, y, seq and now_ms
+on_join, player, hunt, coins, last_tap_ms, and the tap's x, y, seq and now_ms
 --- http_config
     coinhunt_zone taps 1m;
     coinhunt_secret coinhunt-test-secret;
@@ -114,8 +114,15 @@ function rules.on_tap(s, tap)
   s.combo = s.combo + 1
   assert(tap.now_ms >= s.created_ms and tap.now_ms <= coinhunt.now_ms())
   assert(s.player == "tapper" and s.hunt == "cave")
-  local kind = string.format("c%d-b%d-x%g-y%g-s%d-t%d",
-                             s.combo, s.bonus, tap.x, tap.y, tap.seq, s.taps)
+  -- the last credited tap's time; 0 before the first
+  if s.taps == 0 then
+    assert(s.last_tap_ms == 0)
+  else
+    assert(s.last_tap_ms >= s.created_ms and s.last_tap_ms <= tap.now_ms)
+  end
+  local kind = string.format("c%d-b%d-x%g-y%g-s%d-t%d-k%d",
+                             s.combo, s.bonus, tap.x, tap.y, tap.seq, s.taps,
+                             s.coins)
   return { value = s.combo, kind = kind }
 end
 return rules
@@ -125,9 +132,9 @@ main::taps("&x=1.5&y=-2&seq=7", "&seq=9", "")
 [201, 200, 200, 200]
 --- response_body_like eval
 [qr/"session"/,
-qr/^\Q{"coin":{"value":1,"kind":"c1-b100-x1.5-y-2-s7-t0"},"score":1,"taps":1,"coins":1}\E$/,
-qr/^\Q{"coin":{"value":2,"kind":"c2-b100-x0-y0-s9-t1"},"score":3,"taps":2,"coins":2}\E$/,
-qr/^\Q{"coin":{"value":3,"kind":"c3-b100-x0-y0-s0-t2"},"score":6,"taps":3,"coins":3}\E$/]
+qr/^\Q{"coin":{"value":1,"kind":"c1-b100-x1.5-y-2-s7-t0-k0"},"score":1,"taps":1,"coins":1}\E$/,
+qr/^\Q{"coin":{"value":2,"kind":"c2-b100-x0-y0-s9-t1-k1"},"score":3,"taps":2,"coins":2}\E$/,
+qr/^\Q{"coin":{"value":3,"kind":"c3-b100-x0-y0-s0-t2-k2"},"score":6,"taps":3,"coins":3}\E$/]
 --- no_error_log
 [error]
 
