@@ -379,6 +379,7 @@ ngx_http_coinhunt_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_coinhunt_loc_conf_t *clcf = conf;
 
     char                            *rv;
+    uint32_t                         id;
     ngx_str_t                       *value, path;
     ngx_uint_t                       i;
     ngx_http_coinhunt_rules_t       *rules, **known;
@@ -397,16 +398,33 @@ ngx_http_coinhunt_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_coinhunt_module);
 
+    /* a session keeps its rules by this id, the same after any reload */
+    id = ngx_murmur_hash2(path.data, path.len);
+
+    if (id == 0) {
+        id = 1;             /* 0 is a session without rules */
+    }
+
     /* each file is loaded once per worker, however often it is named */
     known = cmcf->rules.elts;
 
     for (i = 0; i < cmcf->rules.nelts; i++) {
+        if (known[i]->id != id) {
+            continue;
+        }
+
         if (known[i]->path.len == path.len
             && ngx_strncmp(known[i]->path.data, path.data, path.len) == 0)
         {
             clcf->rules = known[i];
             return NGX_CONF_OK;
         }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"coinhunt_rules\" directive: the paths \"%V\" "
+                           "and \"%V\" hash alike, rename one",
+                           &known[i]->path, &path);
+        return NGX_CONF_ERROR;
     }
 
     if (cmcf->rules.nelts == NGX_HTTP_COINHUNT_RULES_MAX) {
@@ -420,20 +438,7 @@ ngx_http_coinhunt_rules(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     rules->path = path;
     rules->index = cmcf->rules.nelts;
-
-    /* a session keeps its rules by this id, the same after any reload */
-    rules->id = ngx_murmur_hash2(path.data, path.len);
-    rules->id += (rules->id == 0);
-
-    for (i = 0; i < cmcf->rules.nelts; i++) {
-        if (known[i]->id == rules->id) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"coinhunt_rules\" directive: the paths "
-                               "\"%V\" and \"%V\" hash alike, rename one",
-                               &known[i]->path, &path);
-            return NGX_CONF_ERROR;
-        }
-    }
+    rules->id = id;
 
     rv = ngx_http_coinhunt_lua_check(cf, rules);
     if (rv != NGX_CONF_OK) {
