@@ -111,13 +111,27 @@ ngx_fuzz_bearer(u_char *p, size_t len)
 }
 
 
+/* a seed is read exactly when it is all digits and fits 64 bits */
 static void
 ngx_fuzz_seed(u_char *p, size_t len)
 {
-    char      *buf;
-    uint64_t   seed;
+    char                *buf;
+    size_t               i;
+    uint64_t             seed;
+    ngx_int_t            rc;
+    unsigned long long   ref;
 
-    if (ngx_http_coinhunt_parse_seed(p, len, &seed) != NGX_OK) {
+    rc = ngx_http_coinhunt_parse_seed(p, len, &seed);
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            ngx_fuzz_assert(rc != NGX_OK, "a seed with a non-digit taken");
+            return;
+        }
+    }
+
+    if (len == 0) {
+        ngx_fuzz_assert(rc == NGX_DECLINED, "an empty seed taken");
         return;
     }
 
@@ -129,8 +143,15 @@ ngx_fuzz_seed(u_char *p, size_t len)
     ngx_memcpy(buf, p, len);
     buf[len] = '\0';
     errno = 0;
-    ngx_fuzz_assert(strtoull(buf, NULL, 10) == seed && errno == 0,
-                    "a seed misread");
+    ref = strtoull(buf, NULL, 10);
+
+    if (errno == ERANGE) {
+        ngx_fuzz_assert(rc != NGX_OK, "a seed over 2^64 - 1 taken");
+
+    } else {
+        ngx_fuzz_assert(rc == NGX_OK && seed == ref, "a seed misread");
+    }
+
     free(buf);
 }
 
