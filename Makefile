@@ -20,8 +20,9 @@ else ifeq ($(origin ALLOCATOR),command line)
 TEST_PASSES := $(ALLOCATOR)
 else
 TEST_PASSES := jemalloc asan
-# the whole "make test" also runs the page in Chromium and a short fuzz pass
-TEST_EXTRAS := test-browser fuzz
+# the whole "make test" also runs the libc build's heap tests, the page in
+# Chromium and a short fuzz pass
+TEST_EXTRAS := test-libc-heap test-browser fuzz
 endif
 
 # SANITIZE=1: the libc build with ASan+UBSan in build/asan; libc so that
@@ -67,7 +68,7 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_OPT)
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
-	test-browser bench fuzz install uninstall clean FORCE
+	test-libc-heap test-browser bench fuzz install uninstall clean FORCE
 
 all: build
 
@@ -170,6 +171,19 @@ test: deps $(if $(filter valgrind,$(TEST_PASSES)),valgrind-deps)
 	    TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$p prove $$inc -r t/; \
 	done
 	@for t in $(TEST_EXTRAS); do $(MAKE) -s $$t || exit 1; done
+
+# the plain libc build's heap: its mallinfo2() figures and its allocation
+# counts (the ASan pass is libc too, but its heap is the sanitizer's)
+HEAP_TESTS := t/021-tap-lifecycle.t t/030-heap.t t/031-heap-preload.t
+
+test-libc-heap: deps
+	@$(MAKE) -s build ALLOCATOR=libc
+	@echo "== the heap tests, libc build ($(BUILD)/libc)"
+	@inc=; perl -c -MTest::Nginx::Socket -e1 >/dev/null 2>&1 \
+	  || inc="-I t/compat"; \
+	  env MAKEFLAGS= ALLOCATOR=libc TEST_NGINX_BINARY=$(NGINX) \
+	  TEST_NGINX_LOAD_MODULES=$(BUILD)/libc/ngx_http_coinhunt_module.so \
+	  TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-libc prove $$inc $(HEAP_TESTS)
 
 # the demo page in headless Chromium, served as "make run" serves it
 test-browser: deps build
