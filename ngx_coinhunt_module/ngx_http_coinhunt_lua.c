@@ -368,18 +368,31 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 }
 
 
+/* an expired session, told to the rules it joined with if they still run */
 void
-ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_rules_t *rules,
+ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_main_conf_t *cmcf,
     ngx_http_coinhunt_session_t *s, ngx_log_t *log)
 {
-    if (rules->on_expire == LUA_REFNIL) {
+    ngx_uint_t                   i;
+    ngx_http_coinhunt_rules_t  **rules;
+
+    rules = cmcf->rules.elts;
+
+    /* by the path's id: a reload may name the files in another order */
+    for (i = 0; i < cmcf->rules.nelts; i++) {
+        if (rules[i]->id == s->rules) {
+            break;
+        }
+    }
+
+    if (i == cmcf->rules.nelts || rules[i]->on_expire == LUA_REFNIL) {
         return;
     }
 
     ngx_http_coinhunt_lua.log = log;
 
-    (void) ngx_http_coinhunt_lua_call(rules, rules->on_expire, s, LUA_NOREF,
-                                      0, "on_expire");
+    (void) ngx_http_coinhunt_lua_call(rules[i], rules[i]->on_expire, s,
+                                      LUA_NOREF, 0, "on_expire");
 
     lua_settop(ngx_http_coinhunt_lua.L, ngx_http_coinhunt_lua.top);
 }

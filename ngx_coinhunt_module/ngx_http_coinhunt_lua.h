@@ -108,7 +108,7 @@ ngx_int_t ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
 ngx_int_t ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_tap_t *tap,
     ngx_http_coinhunt_coin_t *coin, ngx_log_t *log);
-void ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_rules_t *rules,
+void ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_main_conf_t *cmcf,
     ngx_http_coinhunt_session_t *s, ngx_log_t *log);
 
 

@@ -788,18 +788,5 @@ ngx_http_coinhunt_sweep_handler(ngx_event_t *ev)
 static void
 ngx_http_coinhunt_expired(void *data, ngx_http_coinhunt_session_t *s)
 {
-    ngx_http_coinhunt_main_conf_t *cmcf = data;
-
-    ngx_uint_t                   i;
-    ngx_http_coinhunt_rules_t  **rules;
-
-    rules = cmcf->rules.elts;
-
-    /* the rules the session joined with, if this configuration has them */
-    for (i = 0; s->rules && i < cmcf->rules.nelts; i++) {
-        if (rules[i]->id == s->rules) {
-            ngx_http_coinhunt_lua_on_expire(rules[i], s, ngx_cycle->log);
-            return;
-        }
-    }
+    ngx_http_coinhunt_lua_on_expire(data, s, ngx_cycle->log);
 }
