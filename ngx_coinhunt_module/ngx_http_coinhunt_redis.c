@@ -234,7 +234,8 @@ ngx_http_coinhunt_redis_ready(void)
  * the connect and handshake; between attempts it is answered at once.
  */
 ngx_int_t
-ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w)
+ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w,
+    ngx_http_request_t *r, ngx_int_t (*retry)(void *data), void *data)
 {
     ngx_http_coinhunt_redis_t  *rd;
 
@@ -243,6 +244,10 @@ ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w)
     if (rd->ready || rd->events.ac == NULL) {
         return NGX_DECLINED;
     }
+
+    w->request = r;
+    w->retry = retry;
+    w->data = data;
 
     ngx_queue_insert_tail(&rd->waiting, &w->queue);
 
@@ -263,7 +268,7 @@ ngx_http_coinhunt_redis_wake(ngx_uint_t ready)
         q = ngx_queue_head(&rd->waiting);
         ngx_queue_remove(q);
         w = ngx_queue_data(q, ngx_http_coinhunt_redis_wait_t, queue);
-        w->handler(w->data, ready);
+        ngx_http_coinhunt_redis_waited(w, ready);
     }
 }
 

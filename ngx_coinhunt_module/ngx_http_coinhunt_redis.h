@@ -34,7 +34,8 @@ typedef struct ngx_http_coinhunt_redis_conf_s {
 /* a request waiting for the worker's connection to come up */
 typedef struct {
     ngx_queue_t                    queue;
-    void                         (*handler)(void *data, ngx_uint_t ready);
+    ngx_http_request_t            *request;
+    ngx_int_t                    (*retry)(void *data);    /* once it is up */
     void                          *data;
 } ngx_http_coinhunt_redis_wait_t;
 
@@ -49,7 +50,8 @@ void ngx_http_coinhunt_redis_exit_process(void);
 
 /* redis.c: the worker's connection */
 ngx_uint_t ngx_http_coinhunt_redis_ready(void);
-ngx_int_t ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w);
+ngx_int_t ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w,
+    ngx_http_request_t *r, ngx_int_t (*retry)(void *data), void *data);
 ngx_int_t ngx_http_coinhunt_redis_send(redisCallbackFn *fn, void *data,
     int argc, const char **argv, const size_t *argvlen);
 void ngx_http_coinhunt_redis_replied(void);
@@ -80,6 +82,8 @@ ngx_int_t ngx_http_coinhunt_redis_seed(ngx_http_request_t *r,
     uint16_t hunt_id, ngx_str_t *player, int64_t score);
 ngx_int_t ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r,
     ngx_str_t *hunt, ngx_uint_t top, ngx_http_coinhunt_me_t *me);
+void ngx_http_coinhunt_redis_waited(ngx_http_coinhunt_redis_wait_t *w,
+    ngx_uint_t ready);
 
 
 #endif /* _NGX_HTTP_COINHUNT_REDIS_H_INCLUDED_ */

@@ -75,12 +75,12 @@ typedef struct {
 } ngx_http_coinhunt_reads_t;
 
 
-static void ngx_http_coinhunt_seed_ready(void *data, ngx_uint_t ready);
+static ngx_int_t ngx_http_coinhunt_seed_retry(void *data);
 static void ngx_http_coinhunt_seed_reply(redisAsyncContext *ac, void *reply,
     void *data);
 static ngx_int_t ngx_http_coinhunt_read_wait(ngx_http_request_t *r,
     ngx_str_t *hunt, ngx_uint_t top, ngx_http_coinhunt_me_t *me);
-static void ngx_http_coinhunt_read_ready(void *data, ngx_uint_t ready);
+static ngx_int_t ngx_http_coinhunt_read_retry(void *data);
 static ngx_http_coinhunt_snapshot_t *ngx_http_coinhunt_snapshot(
     ngx_str_t *hunt);
 static void ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac,
@@ -152,10 +152,10 @@ ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
     len[2] = player->len;
 
     if (!ngx_http_coinhunt_redis_ready()) {
-        join->wait.handler = ngx_http_coinhunt_seed_ready;
-        join->wait.data = join;
-
-        if (ngx_http_coinhunt_redis_wait(&join->wait) != NGX_OK) {
+        if (ngx_http_coinhunt_redis_wait(&join->wait, r,
+                                         ngx_http_coinhunt_seed_retry, join)
+            != NGX_OK)
+        {
             return ngx_http_coinhunt_unavailable(r);
         }
 
@@ -172,23 +172,14 @@ ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
 }
 
 
-/* the connection came up (or failed) while the join waited for it */
-static void
-ngx_http_coinhunt_seed_ready(void *data, ngx_uint_t ready)
+/* the join again, now that the connection is up */
+static ngx_int_t
+ngx_http_coinhunt_seed_retry(void *data)
 {
     ngx_http_coinhunt_join_t  *join = data;
 
-    ngx_int_t            rc;
-    ngx_http_request_t  *r;
-
-    r = join->request;
-
-    rc = ready ? ngx_http_coinhunt_redis_seed(r, join->hunt, &join->player,
-                                              join->score)
-               : ngx_http_coinhunt_unavailable(r);
-
-    /* NGX_DONE: the new wait holds the request, this one lets it go */
-    ngx_http_coinhunt_finalize(r, rc);
+    return ngx_http_coinhunt_redis_seed(join->request, join->hunt,
+                                        &join->player, join->score);
 }
 
 
@@ -428,10 +419,11 @@ ngx_http_coinhunt_read_wait(ngx_http_request_t *r, ngx_str_t *hunt,
     rq->hunt = *hunt;
     rq->top = top;
     rq->me = *me;
-    rq->wait.handler = ngx_http_coinhunt_read_ready;
-    rq->wait.data = rq;
 
-    if (ngx_http_coinhunt_redis_wait(&rq->wait) != NGX_OK) {
+    if (ngx_http_coinhunt_redis_wait(&rq->wait, r,
+                                     ngx_http_coinhunt_read_retry, rq)
+        != NGX_OK)
+    {
         return ngx_http_coinhunt_unavailable(r);
     }
 
@@ -441,22 +433,32 @@ ngx_http_coinhunt_read_wait(ngx_http_request_t *r, ngx_str_t *hunt,
 }
 
 
-static void
-ngx_http_coinhunt_read_ready(void *data, ngx_uint_t ready)
+/* the read again, now that the connection is up */
+static ngx_int_t
+ngx_http_coinhunt_read_retry(void *data)
 {
     ngx_http_coinhunt_read_t  *rq = data;
 
-    ngx_int_t            rc;
-    ngx_http_request_t  *r;
+    return ngx_http_coinhunt_redis_leaderboard(rq->request, &rq->hunt,
+                                               rq->top, &rq->me);
+}
 
-    r = rq->request;
 
-    rc = ready ? ngx_http_coinhunt_redis_leaderboard(r, &rq->hunt, rq->top,
-                                                     &rq->me)
-               : ngx_http_coinhunt_unavailable(r);
+/*
+ * The connection came up, or failed, while the request waited for it: the
+ * request runs again, or is answered 503.
+ */
+void
+ngx_http_coinhunt_redis_waited(ngx_http_coinhunt_redis_wait_t *w,
+    ngx_uint_t ready)
+{
+    ngx_int_t  rc;
 
-    /* NGX_DONE: the new wait holds the request, this one lets it go */
-    ngx_http_coinhunt_finalize(r, rc);
+    rc = ready ? w->retry(w->data)
+               : ngx_http_coinhunt_unavailable(w->request);
+
+    /* NGX_DONE: a new wait or command holds the request, this one lets go */
+    ngx_http_coinhunt_finalize(w->request, rc);
 }
 
 
