@@ -50,6 +50,7 @@ static ngx_str_t  ngx_http_coinhunt_form_type =
     ngx_string("application/x-www-form-urlencoded");
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_with_params(ngx_http_request_t *r,
     ngx_http_coinhunt_action_pt action)
@@ -188,6 +189,7 @@ ngx_http_coinhunt_body_param(ngx_http_request_t *r, char *name,
 
 
 /* a query string or a form body: somewhere a parameter could be */
+NGX_HTTP_COINHUNT_HOT
 ngx_uint_t
 ngx_http_coinhunt_has_params(ngx_http_request_t *r)
 {
@@ -325,6 +327,7 @@ ngx_http_coinhunt_int_param(ngx_http_request_t *r, char *name, int64_t min,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
 {
@@ -358,6 +361,7 @@ ngx_http_coinhunt_token_param(ngx_http_request_t *r, ngx_str_t *token)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_allow(ngx_http_request_t *r, ngx_uint_t methods,
     char *allow)
@@ -464,6 +468,7 @@ ngx_http_coinhunt_error(ngx_http_request_t *r, ngx_uint_t status, char *code,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 u_char *
 ngx_http_coinhunt_json_int(u_char *p, int64_t n)
 {
@@ -515,6 +520,7 @@ ngx_http_coinhunt_json_int(u_char *p, int64_t n)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
     size_t len)
@@ -524,6 +530,7 @@ ngx_http_coinhunt_send(ngx_http_request_t *r, ngx_uint_t status, u_char *data,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_output(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *data, size_t len)
@@ -561,6 +568,7 @@ ngx_http_coinhunt_output(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_http_coinhunt_ctx_t *
 ngx_http_coinhunt_get_ctx(ngx_http_request_t *r)
 {
@@ -581,6 +589,7 @@ ngx_http_coinhunt_get_ctx(ngx_http_request_t *r)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 int64_t
 ngx_http_coinhunt_now_ms(void)
 {

@@ -73,6 +73,7 @@ ngx_http_coinhunt_priority(uint32_t x)
 
 
 /* whether slot a - 1 ranks before slot b - 1 */
+NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_before(ngx_http_coinhunt_shctx_t *sh, uint32_t a,
     uint32_t b)
@@ -99,6 +100,7 @@ ngx_http_coinhunt_before(ngx_http_coinhunt_shctx_t *sh, uint32_t a,
 
 
 /* lifts x above its parent, keeping the in-order sequence and the sizes */
+NGX_HTTP_COINHUNT_HOT
 static void
 ngx_http_coinhunt_rotate_up(ngx_http_coinhunt_shctx_t *sh, uint32_t *root,
     uint32_t x)
@@ -149,6 +151,7 @@ ngx_http_coinhunt_rotate_up(ngx_http_coinhunt_shctx_t *sh, uint32_t *root,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static void
 ngx_http_coinhunt_tree_insert(ngx_http_coinhunt_shctx_t *sh, uint32_t *root,
     uint32_t x)
@@ -182,6 +185,7 @@ ngx_http_coinhunt_tree_insert(ngx_http_coinhunt_shctx_t *sh, uint32_t *root,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static void
 ngx_http_coinhunt_tree_remove(ngx_http_coinhunt_shctx_t *sh, uint32_t *root,
     uint32_t x)
@@ -258,6 +262,7 @@ ngx_http_coinhunt_tree_prev(ngx_http_coinhunt_shctx_t *sh, uint32_t x)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static uint32_t
 ngx_http_coinhunt_tree_next(ngx_http_coinhunt_shctx_t *sh, uint32_t x)
 {
@@ -355,6 +360,7 @@ ngx_http_coinhunt_board_member(ngx_http_coinhunt_shctx_t *sh,
 
 
 /* the slot's score changed, its board locked: it moves if it passed anyone */
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_board_moved(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot)
@@ -386,6 +392,7 @@ ngx_http_coinhunt_board_moved(ngx_http_coinhunt_shctx_t *sh,
  * Sets the score of a slot locked by the caller: moves it on its local
  * board, or in Redis mode marks it for the next flush.
  */
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, int64_t score)

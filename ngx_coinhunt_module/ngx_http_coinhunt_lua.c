@@ -253,6 +253,7 @@ ngx_http_coinhunt_lua_memory(void)
  * Calls hook "fn" with the session's view and the object at stack slot "arg"
  * (LUA_NOREF: none); on success leaves "nresults" values on the stack.
  */
+NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     ngx_http_coinhunt_session_t *s, int arg, int nresults, const char *hook)
@@ -333,6 +334,7 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_tap_t *tap,

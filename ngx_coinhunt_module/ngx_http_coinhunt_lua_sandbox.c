@@ -334,6 +334,7 @@ invalid:
  * Checks what on_tap left at stack index "idx": nil, false, a number or a
  * {value, kind} table; returns NULL and fills "coin", or the complaint.
  */
+NGX_HTTP_COINHUNT_HOT
 const char *
 ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
     ngx_http_coinhunt_coin_t *coin)
@@ -547,6 +548,7 @@ ngx_http_coinhunt_lua_seed(ngx_http_coinhunt_main_conf_t *cmcf)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static double
 ngx_http_coinhunt_lua_uniform(void)
 {
@@ -570,6 +572,7 @@ ngx_http_coinhunt_lua_uniform(void)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static int
 ngx_http_coinhunt_lua_random(lua_State *L)
 {

@@ -131,6 +131,7 @@ ngx_http_coinhunt_lua_object(lua_State *L, const char *name,
 
 
 /* the index of key 2 among names[from..to), or -1 */
+NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_lua_key(lua_State *L, ngx_uint_t from, ngx_uint_t to)
 {
@@ -149,6 +150,7 @@ ngx_http_coinhunt_lua_key(lua_State *L, ngx_uint_t from, ngx_uint_t to)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static int
 ngx_http_coinhunt_lua_view_index(lua_State *L)
 {
@@ -218,6 +220,7 @@ ngx_http_coinhunt_lua_view_index(lua_State *L)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static int
 ngx_http_coinhunt_lua_view_newindex(lua_State *L)
 {
@@ -263,6 +266,7 @@ ngx_http_coinhunt_lua_view_newindex(lua_State *L)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static int
 ngx_http_coinhunt_lua_tap_index(lua_State *L)
 {

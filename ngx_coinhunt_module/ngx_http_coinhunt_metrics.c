@@ -68,6 +68,7 @@ static ngx_str_t  ngx_http_coinhunt_text =
     (*(ngx_atomic_t *) ((u_char *) (row) + (offset)))
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_http_coinhunt_counters_t *
 ngx_http_coinhunt_counters(void)
 {

@@ -176,6 +176,7 @@ static ngx_str_t  ngx_http_coinhunt_actions[] = {
 static ngx_event_t  ngx_http_coinhunt_sweep_event;
 
 
+NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_handler(ngx_http_request_t *r)
 {

@@ -17,6 +17,16 @@
 #define NGX_HTTP_COINHUNT_FIELDS_MAX   8
 #define NGX_HTTP_COINHUNT_RULES_MAX    255
 
+/*
+ * Marks the functions of a tap: GCC puts them side by side in .text.hot,
+ * so a tap runs through three pages of the module's code, not nine.
+ */
+#if (defined __GNUC__)
+#define NGX_HTTP_COINHUNT_HOT          __attribute__((hot))
+#else
+#define NGX_HTTP_COINHUNT_HOT
+#endif
+
 
 typedef enum {
     NGX_HTTP_COINHUNT_NONE = 0,

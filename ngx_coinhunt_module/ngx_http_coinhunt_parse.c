@@ -7,6 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <math.h>
+#include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_parse.h"
 
 
@@ -18,6 +19,7 @@
 
 
 /* players, hunts and coin kinds: 1 to "max" of A-Z a-z 0-9 _ . - */
+NGX_HTTP_COINHUNT_HOT
 ngx_uint_t
 ngx_http_coinhunt_valid_name(u_char *p, size_t len, size_t max)
 {
@@ -168,6 +170,7 @@ ngx_http_coinhunt_parse_coord(u_char *p, size_t len, double *value)
 
 
 /* "Bearer <token>", the scheme in any case, spaces before the token */
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_bearer(u_char *p, size_t len, ngx_str_t *token)
 {

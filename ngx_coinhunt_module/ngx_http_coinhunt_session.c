@@ -53,6 +53,7 @@ ngx_http_coinhunt_end_handler(ngx_http_request_t *r)
 
 
 /* what the access log variables show of the request's session */
+NGX_HTTP_COINHUNT_HOT
 ngx_http_coinhunt_ctx_t *
 ngx_http_coinhunt_log_session(ngx_http_request_t *r,
     ngx_http_coinhunt_session_t *s)
@@ -240,6 +241,7 @@ ngx_http_coinhunt_join_reply(ngx_http_request_t *r,
  * The slot and generation a request's token names, if it has a well-formed
  * one; otherwise a rejection is recorded.
  */
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_authorize(ngx_http_request_t *r,
     ngx_http_coinhunt_token_t *t)
@@ -264,6 +266,7 @@ ngx_http_coinhunt_authorize(ngx_http_request_t *r,
  * The slot of the session a decoded token names, locked, if the session is
  * live and the token's MAC is its own; otherwise NULL and a rejection.
  */
+NGX_HTTP_COINHUNT_HOT
 ngx_http_coinhunt_slot_t *
 ngx_http_coinhunt_authorized_lock(ngx_http_request_t *r,
     ngx_http_coinhunt_token_t *t, int64_t idle_before)

@@ -308,6 +308,7 @@ ngx_http_coinhunt_slot_release(ngx_http_coinhunt_shctx_t *sh,
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 int64_t
 ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot)
 {
@@ -315,6 +316,7 @@ ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, uint32_t index,
@@ -609,6 +611,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
  * Asks for all of a slot's cache lines at once: among a million sessions
  * they are rarely cached, and the lock's atomic would wait for each in turn.
  */
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_session_prefetch(ngx_http_coinhunt_shctx_t *sh,
     uint32_t index)
@@ -636,6 +639,7 @@ ngx_http_coinhunt_session_prefetch(ngx_http_coinhunt_shctx_t *sh,
  * Returns the slot locked if it is live, of generation "gen" and active
  * since "idle_before"; NULL otherwise.
  */
+NGX_HTTP_COINHUNT_HOT
 ngx_http_coinhunt_slot_t *
 ngx_http_coinhunt_session_lock(ngx_http_coinhunt_shctx_t *sh, uint32_t index,
     uint32_t gen, int64_t idle_before)

@@ -38,6 +38,7 @@ static ngx_int_t ngx_http_coinhunt_too_many(ngx_http_request_t *r,
     int64_t wait, char *message);
 
 
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_tap_handler(ngx_http_request_t *r)
 {
@@ -49,6 +50,7 @@ ngx_http_coinhunt_tap_handler(ngx_http_request_t *r)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_tap(ngx_http_request_t *r)
 {

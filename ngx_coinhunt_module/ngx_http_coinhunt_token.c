@@ -207,6 +207,7 @@ ngx_http_coinhunt_base64url_bits(const u_char *p, ngx_uint_t n, uint64_t w,
 
 
 /* the slot, generation and MAC of a well-formed token; NGX_DECLINED if not */
+NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_token_decode(ngx_str_t *token, ngx_http_coinhunt_token_t *t)
 {

@@ -200,6 +200,7 @@ ngx_http_coinhunt_zone_journals(ngx_http_coinhunt_main_conf_t *cmcf)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_lock(uint32_t *lock)
 {
@@ -247,6 +248,7 @@ ngx_http_coinhunt_lock(uint32_t *lock)
 }
 
 
+NGX_HTTP_COINHUNT_HOT
 void
 ngx_http_coinhunt_unlock(uint32_t *lock)
 {

@@ -92,7 +92,7 @@ waitpid $child, 0;
 is $? >> 8, 0, 'the other worker answered every quick tap 200';
 
 ok $refused, "a slow tap was refused ($credited credited before)";
-is $res->{status}, 429, '  429';
+is $res->{status}, 429, '  answered 429';
 like $res->{content},
      qr/^\{"error":"rate_limited","message":"too many simultaneous taps of (?#
         )one session"\}$/, '  rate_limited, saying why';
