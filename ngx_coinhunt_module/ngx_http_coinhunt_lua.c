@@ -18,9 +18,9 @@
  * One LuaJIT VM per worker.  Rules run in a sandbox (no ffi, io, os.execute,
  * debug, loadfile) and in the interpreter, so that a hook set by the
  * watchdog (lua_watchdog.c) can stop a rule that runs away.  A hook sees
- * its session through a proxy whose backing table C refills before each
- * call: core fields read-only, declared fields read-write numbers; no table
- * is made per call.
+ * its session through a view made once per worker (lua_view.c) whose
+ * metamethods read and write the C copy of the session: core fields
+ * read-only, declared fields read-write numbers; nothing is made per call.
  */
 
 
