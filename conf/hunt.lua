@@ -7,6 +7,22 @@ local rules = { fields = { "combo", "best_combo", "hoards" } }
 
 local COPPER, SILVER, GOLD = 0.20, 0.06, 0.015
 local HOARD = 1 / 2000
+local MAX_MULTIPLIER = 5
+
+-- every coin a tap can find, made once: the module copies the coin it is
+-- given, and a table made per tap is garbage for the collector
+local function coins(value, kind)
+  local t = {}
+  for multiplier = 1, MAX_MULTIPLIER do
+    t[multiplier] = { value = value * multiplier, kind = kind }
+  end
+  return t
+end
+
+local COPPER_COINS = coins(1, "copper")
+local SILVER_COINS = coins(5, "silver")
+local GOLD_COINS = coins(25, "gold")
+local DRAGON_HOARD = { value = 500, kind = "dragon_hoard" }
 
 function rules.on_join(s, ctx)
   s.combo = 0
@@ -18,29 +34,30 @@ function rules.on_tap(s, tap)
   if r < HOARD then
     s.hoards = s.hoards + 1
     s.combo = 0
-    return { value = 500, kind = "dragon_hoard" }
+    return DRAGON_HOARD
   end
 
-  local value, kind
+  local found
   if r < GOLD then
-    value, kind = 25, "gold"
+    found = GOLD_COINS
   elseif r < SILVER then
-    value, kind = 5, "silver"
+    found = SILVER_COINS
   elseif r < COPPER then
-    value, kind = 1, "copper"
+    found = COPPER_COINS
   else
     s.combo = 0                        -- a miss breaks the streak
     return nil
   end
 
-  s.combo = s.combo + 1
-  if s.combo > s.best_combo then
-    s.best_combo = s.combo
+  -- each read or write of s is a call into C: read a field once
+  local combo = s.combo + 1
+  s.combo = combo
+  if combo > s.best_combo then
+    s.best_combo = combo
   end
 
   -- a streak of 3 doubles the coin, 6 triples it, capped at x5
-  local multiplier = math.min(1 + math.floor(s.combo / 3), 5)
-  return { value = value * multiplier, kind = kind }
+  return found[math.min(1 + math.floor(combo / 3), MAX_MULTIPLIER)]
 end
 
 function rules.on_expire(s)
