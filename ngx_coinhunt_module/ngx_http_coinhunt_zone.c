@@ -49,7 +49,7 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_coinhunt_shctx_t  *osh = data;
 
     size_t                          size, stride, head;
-    u_char                         *p;
+    u_char                         *p, where[NGX_MAX_PATH + 128];
     uint32_t                        njournals;
     ngx_uint_t                      nfields;
     ngx_slab_pool_t                *shpool;
@@ -61,45 +61,44 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
     njournals = ngx_http_coinhunt_zone_journals(cmcf);
 
+    /* every refusal names the zone and where it is configured */
+    p = ngx_snprintf(where, sizeof(where) - 1, "coinhunt_zone \"%V\" in %V:%ui",
+                     &shm_zone->shm.name, &cmcf->zone_file, cmcf->zone_line);
+    *p = '\0';
+
     if (osh) {
         if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" in %V:%ui was laid out by "
-                          "another version of the module: restart nginx",
-                          &shm_zone->shm.name, &cmcf->zone_file,
-                          cmcf->zone_line);
+                          "%s was laid out by another version of the "
+                          "module: restart nginx", where);
             return NGX_ERROR;
         }
 
         if (osh->redis != (cmcf->redis != NULL)) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" in %V:%ui holds %s "
-                          "leaderboards, the configuration now asks for %s "
-                          "ones: restart nginx to switch",
-                          &shm_zone->shm.name, &cmcf->zone_file,
-                          cmcf->zone_line, osh->redis ? "Redis" : "local",
+                          "%s holds %s leaderboards, the configuration now "
+                          "asks for %s ones: restart nginx to switch", where,
+                          osh->redis ? "Redis" : "local",
                           cmcf->redis ? "Redis" : "local");
             return NGX_ERROR;
         }
 
         if (osh->nfields < nfields) {
             ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" in %V:%ui holds %uD "
-                          "designer fields a session, the rules now declare "
-                          "%ui: restart nginx or resize the zone to start "
-                          "afresh", &shm_zone->shm.name, &cmcf->zone_file,
-                          cmcf->zone_line, osh->nfields, nfields);
+                          "%s holds %uD designer fields a session, the "
+                          "rules now declare %ui: restart nginx or resize "
+                          "the zone to start afresh", where, osh->nfields,
+                          nfields);
             return NGX_ERROR;
         }
 
         if (osh->njournals < njournals) {
             ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                          "coinhunt_zone \"%V\" in %V:%ui has %uD journal "
-                          "records, these workers and the old ones need up "
-                          "to %uD: a new worker may wait for an old one to "
-                          "exit; a restart of nginx lays the zone out "
-                          "afresh", &shm_zone->shm.name, &cmcf->zone_file,
-                          cmcf->zone_line, osh->njournals, njournals);
+                          "%s has %uD journal records, these workers and "
+                          "the old ones need up to %uD: a new worker may "
+                          "wait for an old one to exit; a restart of nginx "
+                          "lays the zone out afresh", where, osh->njournals,
+                          njournals);
         }
 
         ngx_http_coinhunt_sh = osh;
@@ -119,10 +118,8 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     if (p == NULL || size < head) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "coinhunt_zone \"%V\" in %V:%ui is too small for "
-                      "its context and the journal records of %uD "
-                      "processes", &shm_zone->shm.name, &cmcf->zone_file,
-                      cmcf->zone_line, njournals);
+                      "%s is too small for its context and the journal "
+                      "records of %uD processes", where, njournals);
         return NGX_ERROR;
     }
 
@@ -139,9 +136,7 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 
     if (sh->capacity == 0) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                      "coinhunt_zone \"%V\" in %V:%ui is too small for "
-                      "one session", &shm_zone->shm.name, &cmcf->zone_file,
-                      cmcf->zone_line);
+                      "%s is too small for one session", where);
         return NGX_ERROR;
     }
 
