@@ -83,7 +83,10 @@ bg_forget() {         # pid: drop from BG_PIDS once waited for
 # --- ports, processes, /proc ----------------------------------------------------
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-NEXT_PORT=$((20000 + RANDOM % 20000))
+# below the ephemeral range: a client's local port there would fail a bind
+read -r EPHEMERAL_LO _ 2>/dev/null < /proc/sys/net/ipv4/ip_local_port_range ||
+    EPHEMERAL_LO=32768
+NEXT_PORT=$((10000 + RANDOM % (EPHEMERAL_LO > 12000 ? EPHEMERAL_LO - 11000 : 1000)))
 free_port() {         # -> FREE_PORT (no subshell, so NEXT_PORT advances)
     while port_busy "$NEXT_PORT" || ss -Htln "sport = :$NEXT_PORT" 2>/dev/null | grep -q .; do
         NEXT_PORT=$((NEXT_PORT + 1))
