@@ -11,7 +11,9 @@ use strict;
 use warnings;
 use FindBin ();
 use lib "$FindBin::Bin/compat";    # always test the compat runner
+use lib "$FindBin::Bin/lib";
 use Test::Nginx::Socket;
+use Coinhunt ();
 use File::Temp qw( tempdir );
 use IO::Socket::INET ();
 use IPC::Run ();
@@ -65,15 +67,6 @@ run_tests();
 # meta-tests: run .t files through prove and inspect the verdicts
 # ---------------------------------------------------------------------------
 
-sub free_port {
-    my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
-                                     Proto => 'tcp', Listen => 1)
-        or die "cannot find a free port: $!";
-    my $port = $sock->sockport;
-    close $sock;
-    return $port;
-}
-
 # Runs prove on a .t file made of $body; returns ($exit_status, $output,
 # $elapsed_seconds).
 sub run_meta {
@@ -83,7 +76,7 @@ sub run_meta {
     print $out $body;
     close $out;
 
-    my $port = free_port();
+    my $port = Coinhunt::free_port();
     local $ENV{TEST_NGINX_PORT} = $port;
     local $ENV{TEST_NGINX_SERVER_PORT} = $port;
     local $ENV{TEST_NGINX_CLIENT_PORT} = $port;

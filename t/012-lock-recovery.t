@@ -26,8 +26,7 @@ my $n = Coinhunt::Nginx->start(workers => 2,
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
+        hunt_locations pid;
     }
 CONF
 

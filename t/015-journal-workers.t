@@ -17,8 +17,7 @@ my $conf = <<'EOF';
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
+        hunt_locations;
     }
 EOF
 

@@ -22,9 +22,7 @@ my $n = Coinhunt::Nginx->start(workers => 2,
     coinhunt_redis 127.0.0.1:$port;
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations;
     }
 CONF
 

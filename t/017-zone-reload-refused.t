@@ -23,8 +23,7 @@ my $conf = <<'CONF';
 %s
     server {
         listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
+        hunt_locations;
     }
 CONF
 

@@ -20,8 +20,7 @@ my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
     server {
         listen 127.0.0.1:$PORT reuseport;
         location = /pid { return 200 $pid; }
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
+        hunt_locations;
     }
 CONF
 

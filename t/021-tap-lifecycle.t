@@ -15,9 +15,7 @@ my $server = <<'CONF';
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations pid;
     }
 CONF
 

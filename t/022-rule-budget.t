@@ -68,9 +68,7 @@ sub server {
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid \$pid; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations pid;
     }
 CONF
 }

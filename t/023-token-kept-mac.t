@@ -18,9 +18,7 @@ my $conf = <<'EOF';
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/end { coinhunt end; }
+        hunt_locations;
     }
 EOF
 

@@ -23,9 +23,7 @@ my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules }, conf => <<'CO
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations;
     }
 CONF
 

@@ -51,8 +51,7 @@ my $n = do {
     server {
         listen 127.0.0.1:$PORT;
         location = /bare { return 200 '{"coin":null,"score":0,"taps":0,"coins":0}\n'; }
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
+        hunt_locations;
     }
 CONF
 };

@@ -16,10 +16,7 @@ my $server = <<'CONF';
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; add_header X-Pid $pid always; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations pid;
     }
 CONF
 

@@ -23,12 +23,8 @@ my $conf = <<CONF;
     coinhunt_rules rules.lua;
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
+        hunt_locations;
         location = /hunt/rtap { coinhunt tap; coinhunt_tap_rate 2r/s burst=3; }
-        location = /hunt/end { coinhunt end; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
-        location = /hunt/metrics { coinhunt metrics; }
     }
 CONF
 

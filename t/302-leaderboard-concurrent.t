@@ -21,9 +21,7 @@ my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
     coinhunt_seed 7;
     server {
         listen 127.0.0.1:$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
+        hunt_locations;
     }
 CONF
 

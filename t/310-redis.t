@@ -17,7 +17,7 @@ BEGIN {
     $Redis = CoinhuntRedis->start;
     $Redis->select(3);
     $ENV{TEST_NGINX_REDIS_PORT} = $Redis->port;
-    $ENV{TEST_NGINX_DEAD_PORT} = CoinhuntRedis::free_port();
+    $ENV{TEST_NGINX_DEAD_PORT} = Coinhunt::free_port();
 }
 
 repeat_each(1);

@@ -27,10 +27,7 @@ sub node {
     coinhunt_flush $opt{flush};
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations;
     }
 CONF
 }

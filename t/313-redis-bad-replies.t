@@ -26,10 +26,7 @@ my $n = Coinhunt::Nginx->start(files => {
     coinhunt_flush 20ms;
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations;
     }
 CONF
 

@@ -65,9 +65,7 @@ sub conf {
     coinhunt_flush 10ms;
     server {
         listen 127.0.0.1:\$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
+        hunt_locations;
     }
 CONF
 }

@@ -25,9 +25,7 @@ my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
     coinhunt_flush 250ms;
     server {
         listen 127.0.0.1:\$PORT reuseport;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/leaderboard { coinhunt leaderboard; }
+        hunt_locations;
     }
 CONF
 

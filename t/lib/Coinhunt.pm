@@ -9,19 +9,20 @@ package Coinhunt;
 #   board($hunt, player => score, ...)  the start of a leaderboard answer
 #   free_port()                   a free TCP port on 127.0.0.1
 #   Coinhunt::Nginx->start(%opt)  a whole nginx instance of our own, for tests
-#                                 that need several nodes or signals; ->stop
+#                                 that need several nodes or signals; ->stop;
+#                                 in its configuration, a line
+#                                 "hunt_locations;" is the locations of every
+#                                 handler at /hunt/<action> (locations()), and
+#                                 "hunt_locations pid;" adds X-Pid to each
 #   http($method, $url, %opt)     one HTTP request, returns (status, body, hdrs)
 #   metric($nginx, $name)         an unlabelled metric of a Coinhunt::Nginx
 #   wait_for($seconds, $cond)     polls $cond until it holds or time is up
-#   redis_start() / redis_stop()  a private redis-server on a free port
 
 use strict;
 use warnings;
 no warnings 'portable';
 
 use Exporter 'import';
-use File::Path qw(make_path remove_tree);
-use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
@@ -29,7 +30,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use CoinhuntSanitize ();
 
-our @EXPORT_OK = qw(token free_port http redis_start redis_stop wait_port
+our @EXPORT_OK = qw(token free_port http wait_port
                     nginx_binary load_modules metric wait_for);
 
 my $MASK = 0xffffffffffffffff;
@@ -109,6 +110,16 @@ sub board {
         push @top, qq({"rank":$i,"player":"$p","score":$s});
     }
     return qq({"hunt":"$hunt","top":[) . join(',', @top) . ']';
+}
+
+# the handlers' locations, as conf/nginx.conf places them
+my @ACTIONS = qw(session tap end leaderboard metrics);
+
+sub locations {
+    my ($indent, $pid) = @_;
+    my $extra = $pid ? ' add_header X-Pid $pid always;' : '';
+    return join '', map { "${indent}location = /hunt/$_ { coinhunt $_;$extra }\n" }
+                    @ACTIONS;
 }
 
 sub free_port {
@@ -204,35 +215,6 @@ sub wait_for {
     return 1;
 }
 
-my ($redis_pid, $redis_dir);
-
-sub redis_start {
-    my (%opt) = @_;
-    my $port = $opt{port} // free_port();
-    $redis_dir = tempdir('coinhunt-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $bin = $ENV{REDIS_SERVER} || '/usr/bin/redis-server';
-    $redis_pid = fork // die "fork: $!";
-    if ($redis_pid == 0) {
-        open STDOUT, '>', "$redis_dir/redis.log";
-        open STDERR, '>&', \*STDOUT;
-        exec $bin, '--bind', '127.0.0.1', '--port', $port, '--save', '',
-             '--appendonly', 'no', '--dir', $redis_dir,
-             ($opt{password} ? ('--requirepass', $opt{password}) : ());
-        die "exec $bin: $!";
-    }
-    wait_port($port, 10) or die "redis-server did not start on $port";
-    return $port;
-}
-
-sub redis_stop {
-    return unless $redis_pid;
-    kill 'TERM', $redis_pid;
-    waitpid $redis_pid, 0;
-    undef $redis_pid;
-}
-
-END { redis_stop() }
-
 # an interrupted test still stops what it started (DESTROY, END)
 $SIG{$_} = sub { exit 1 } for qw(INT TERM HUP);
 
@@ -276,6 +258,7 @@ sub start {
 sub write_conf {
     my ($self, %opt) = @_;
     my $conf = $opt{conf};
+    $conf =~ s/^([ \t]*)hunt_locations( pid)?;\n/Coinhunt::locations($1, $2)/gme;
     $conf =~ s/\$PORT\b/$self->{port}/g;
     open my $fh, '>', "$self->{prefix}/conf/nginx.conf" or die $!;
     print $fh Coinhunt::load_modules(),

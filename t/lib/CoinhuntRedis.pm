@@ -17,26 +17,18 @@ use strict;
 use warnings;
 
 use Config;
+use Coinhunt ();
 use File::Temp qw(tempdir);
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(sleep time);
-
-sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp')
-        or die "no free port: $!";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
-}
 
 my @servers;
 
 sub start {
     my ($class, %opt) = @_;
     my $self = bless {
-        port  => $opt{port} // free_port(),
+        port  => $opt{port} // Coinhunt::free_port(),
         dir   => tempdir('coinhunt-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1),
         owner => $$,
         bin   => $ENV{REDIS_SERVER} || '/usr/bin/redis-server',
