@@ -8,9 +8,8 @@
 #include <ngx_core.h>
 #include <lualib.h>
 #include <luajit.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_alloc.h"
-#include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_lua.h"
 
 

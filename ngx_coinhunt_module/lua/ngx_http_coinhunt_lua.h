@@ -12,8 +12,8 @@
 #include <ngx_core.h>
 #include <lua.h>
 #include <lauxlib.h>
-#include "ngx_http_coinhunt_module.h"
-#include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_store.h"
 
 
 #define NGX_HTTP_COINHUNT_KIND_MAX     32

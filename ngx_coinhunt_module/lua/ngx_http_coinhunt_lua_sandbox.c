@@ -10,7 +10,7 @@
 #include <math.h>
 #include <lualib.h>
 #include <luajit.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_parse.h"
 #include "ngx_http_coinhunt_lua.h"
 
@@ -28,6 +28,8 @@ static int ngx_http_coinhunt_lua_random(lua_State *L);
 static double ngx_http_coinhunt_lua_uniform(void);
 static int ngx_http_coinhunt_lua_now_ms(lua_State *L);
 static int ngx_http_coinhunt_lua_log(lua_State *L);
+static const char *ngx_http_coinhunt_lua_fields(lua_State *L,
+    ngx_str_t *fields, ngx_uint_t *nfields);
 static void ngx_http_coinhunt_lua_message(u_char *err, size_t len,
     const char *msg);
 
@@ -175,10 +177,7 @@ ngx_int_t
 ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
     ngx_str_t *fields, ngx_uint_t *nfields, u_char *err, size_t len)
 {
-    size_t        n, size;
-    ngx_uint_t    i, k;
-    const char   *name, *msg;
-    const char  **core;
+    const char  *name, *msg;
 
     /* "@path" makes Lua's messages and tracebacks name the file */
     name = lua_pushfstring(L, "@%s", path->data);
@@ -246,18 +245,43 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
+    msg = ngx_http_coinhunt_lua_fields(L, fields, nfields);
+
+    if (msg == NULL) {
+        return NGX_OK;
+    }
+
+invalid:
+
+    ngx_http_coinhunt_lua_message(err, len,
+                                  lua_pushfstring(L, "%s: the rules module %s",
+                                                  path->data, msg));
+
+    return NGX_ERROR;
+}
+
+
+/* the rules table's "fields": NULL and the names, or the complaint */
+static const char *
+ngx_http_coinhunt_lua_fields(lua_State *L, ngx_str_t *fields,
+    ngx_uint_t *nfields)
+{
+    size_t        n, size;
+    ngx_uint_t    i, k;
+    const char   *name;
+    const char  **core;
+
     ngx_http_coinhunt_lua_rawfield(L, -1, "fields");
 
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         *nfields = 0;
-        return NGX_OK;
+        return NULL;
     }
 
     if (!lua_istable(L, -1) || lua_objlen(L, -1) > NGX_HTTP_COINHUNT_FIELDS_MAX)
     {
-        msg = "has \"fields\" that is not a list of at most 8 names";
-        goto invalid;
+        return "has \"fields\" that is not a list of at most 8 names";
     }
 
     n = lua_objlen(L, -1);
@@ -284,9 +308,8 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
         }
 
         if (k == 0 || k < size || k > 32) {
-            msg = "has a field name that is not an identifier of at most "
-                  "32 characters";
-            goto invalid;
+            return "has a field name that is not an identifier of at most "
+                   "32 characters";
         }
 
         for (core = ngx_http_coinhunt_core_fields; *core; core++) {
@@ -298,14 +321,12 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
         if (*core || ngx_strcmp(name, "player") == 0
             || ngx_strcmp(name, "hunt") == 0)
         {
-            msg = "declares a field with the name of a core field";
-            goto invalid;
+            return "declares a field with the name of a core field";
         }
 
         for (k = 0; k < i; k++) {
             if (ngx_strcmp(fields[k].data, name) == 0) {
-                msg = "declares a field twice";
-                goto invalid;
+                return "declares a field twice";
             }
         }
 
@@ -318,15 +339,7 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
     lua_pop(L, 1);
     *nfields = n;
 
-    return NGX_OK;
-
-invalid:
-
-    ngx_http_coinhunt_lua_message(err, len,
-                                  lua_pushfstring(L, "%s: the rules module %s",
-                                                  path->data, msg));
-
-    return NGX_ERROR;
+    return NULL;
 }
 
 

@@ -8,7 +8,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include <sys/syscall.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_lua.h"
 
 

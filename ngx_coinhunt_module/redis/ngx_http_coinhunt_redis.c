@@ -6,10 +6,9 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
-#include "ngx_http_coinhunt_module.h"
-#include "ngx_http_coinhunt_zone.h"
-#include "ngx_http_coinhunt_metrics.h"
+#include <ngx_event.h>
+#include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_redis.h"
 #include "ngx_http_coinhunt_redis_adapter.h"
 
@@ -173,12 +172,6 @@ ngx_http_coinhunt_redis_init_process(ngx_cycle_t *cycle,
     rd->log = cycle->log;
     rd->backoff = NGX_HTTP_COINHUNT_BACKOFF_MIN;
 
-    if (ngx_http_coinhunt_redis_flush_init(cycle, cmcf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_coinhunt_redis_read_init(cmcf);
-
     ngx_queue_init(&rd->waiting);
 
     rd->dumb.fd = (ngx_socket_t) -1;
@@ -214,9 +207,6 @@ ngx_http_coinhunt_redis_exit_process(void)
         redisAsyncFree(rd->events.ac);
     }
 
-    ngx_http_coinhunt_redis_read_exit();
-    ngx_http_coinhunt_redis_flush_exit();
-
     rd->conf = NULL;
 }
 
@@ -235,18 +225,22 @@ ngx_http_coinhunt_redis_ready(void)
  */
 ngx_int_t
 ngx_http_coinhunt_redis_wait(ngx_http_coinhunt_redis_wait_t *w,
-    ngx_http_request_t *r, ngx_int_t (*retry)(void *data), void *data)
+    ngx_http_coinhunt_waited_pt handler, void *data)
 {
     ngx_http_coinhunt_redis_t  *rd;
 
     rd = &ngx_http_coinhunt_redis;
 
     if (rd->ready || rd->events.ac == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "coinhunt redis: down between attempts, no wait");
         return NGX_DECLINED;
     }
 
-    w->request = r;
-    w->retry = retry;
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "coinhunt redis: waiting for the connection");
+
+    w->handler = handler;
     w->data = data;
 
     ngx_queue_insert_tail(&rd->waiting, &w->queue);
@@ -268,7 +262,7 @@ ngx_http_coinhunt_redis_wake(ngx_uint_t ready)
         q = ngx_queue_head(&rd->waiting);
         ngx_queue_remove(q);
         w = ngx_queue_data(q, ngx_http_coinhunt_redis_wait_t, queue);
-        ngx_http_coinhunt_redis_waited(w, ready);
+        w->handler(w->data, ready);
     }
 }
 
@@ -279,6 +273,9 @@ ngx_http_coinhunt_redis_send(redisCallbackFn *fn, void *data, int argc,
     const char **argv, const size_t *argvlen)
 {
     if (!ngx_http_coinhunt_redis.ready) {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_http_coinhunt_redis.log, 0,
+                       "coinhunt redis: %*s refused, not connected",
+                       argvlen[0], argv[0]);
         return NGX_ERROR;
     }
 
@@ -298,6 +295,10 @@ ngx_http_coinhunt_redis_connect(ngx_event_t *ev)
 
     rd = &ngx_http_coinhunt_redis;
     rcf = rd->conf;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "coinhunt redis: connecting to %s:%d", rcf->addr,
+                   rcf->port);
 
     ac = redisAsyncConnect((char *) rcf->addr, rcf->port);
 
@@ -391,8 +392,15 @@ ngx_http_coinhunt_redis_lost(void)
     if (rd->reconnect.timer_set || ngx_exiting || ngx_terminate
         || ngx_quit || rd->conf == NULL)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "coinhunt redis: lost, no reconnect (one is due, "
+                       "or the worker exits)");
         return;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "coinhunt redis: lost, reconnecting in %M ms",
+                   rd->backoff);
 
     ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), redis_errors, 1);
 
@@ -461,8 +469,14 @@ ngx_http_coinhunt_redis_handshake(redisAsyncContext *ac, void *reply,
     ngx_http_coinhunt_redis_replied();
 
     if (rep == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "coinhunt redis: %s got no reply", cmd);
         return;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "coinhunt redis: %s answered, %ui more to come", cmd,
+                   rd->handshake - 1);
 
     if (ngx_http_coinhunt_redis_status(rep, ngx_strcmp(cmd, "PING") == 0
                                             ? "PONG" : "OK")
@@ -504,8 +518,14 @@ ngx_http_coinhunt_redis_command(redisCallbackFn *fn, void *data, int argc,
                                  argvlen)
            != REDIS_OK)
     {
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                       "coinhunt redis: %*s not sent", argvlen[0], argv[0]);
         return NGX_ERROR;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, rd->log, 0,
+                   "coinhunt redis: %*s sent, %ui outstanding", argvlen[0],
+                   argv[0], rd->outstanding + 1);
 
     if (rd->outstanding++ == 0) {
         ngx_add_timer(&rd->timeout, NGX_HTTP_COINHUNT_REDIS_TIMEOUT);

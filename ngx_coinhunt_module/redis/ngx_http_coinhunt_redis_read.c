@@ -6,23 +6,20 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_alloc.h"
-#include "ngx_http_coinhunt_zone.h"
-#include "ngx_http_coinhunt_http.h"
-#include "ngx_http_coinhunt_session.h"
-#include "ngx_http_coinhunt_leaderboard.h"
 #include "ngx_http_coinhunt_redis.h"
+#include "ngx_http_coinhunt_redis_read.h"
 
 
 /*
- * Redis mode's reads, each waiting asynchronously (r->main->count++,
- * NGX_DONE, finalized by the reply's callback; the connection's timeout
- * bounds the wait, and a Redis that is down answers 503 at once): a join's
- * seed (ZSCORE), the top of a board from a per-worker snapshot refreshed at
- * most once per coinhunt_flush (ZRANGE 0 99 WITHSCORES, one fetch however
- * many reads wait for it), and "me" (ZRANK, ZSCORE).
+ * Redis mode's reads, each answered through its caller's handler, once,
+ * unless it is answered at once: a join's seed (ZSCORE), the top of a board
+ * from a per-worker snapshot refreshed at most once per coinhunt_flush
+ * (ZRANGE 0 99 WITHSCORES, one fetch however many reads wait for it), and
+ * "me" (ZRANK, ZSCORE).  The connection's timeout bounds the wait; a Redis
+ * that is down between attempts is unavailable at once, one that is on its
+ * way is waited for.  The caller's pool holds the read until its answer.
  */
 
 
@@ -43,27 +40,24 @@ typedef struct {
 } ngx_http_coinhunt_snapshot_t;
 
 
-/* a leaderboard read waiting for Redis */
+/* a board read waiting for Redis */
 typedef struct {
-    ngx_queue_t                    queue;
-    ngx_http_request_t            *request;
-    ngx_str_t                      hunt;
-    ngx_uint_t                     top;
-    ngx_uint_t                     n;
-    ngx_uint_t                     pending;
-    ngx_http_coinhunt_entry_t     *entries;
-    ngx_http_coinhunt_me_t         me;
-    ngx_http_coinhunt_redis_wait_t wait;
-    unsigned                       failed:1;
+    ngx_queue_t                      queue;
+    ngx_http_coinhunt_board_read_t  *board;
+    ngx_http_coinhunt_read_pt        handler;
+    void                            *data;
+    ngx_uint_t                       pending;
+    ngx_http_coinhunt_redis_wait_t   wait;
+    unsigned                         failed:1;
 } ngx_http_coinhunt_read_t;
 
 
 /* a join waiting for the score Redis holds */
 typedef struct {
-    ngx_http_request_t            *request;
+    ngx_str_t                      hunt;
     ngx_str_t                      player;
-    int64_t                        score;
-    uint16_t                       hunt;
+    ngx_http_coinhunt_seed_pt      handler;
+    void                          *data;
     ngx_http_coinhunt_redis_wait_t wait;
 } ngx_http_coinhunt_join_t;
 
@@ -75,12 +69,14 @@ typedef struct {
 } ngx_http_coinhunt_reads_t;
 
 
-static ngx_int_t ngx_http_coinhunt_seed_retry(void *data);
+static ngx_int_t ngx_http_coinhunt_seed_send(ngx_http_coinhunt_join_t *join);
+static void ngx_http_coinhunt_seed_waited(void *data, ngx_uint_t ready);
 static void ngx_http_coinhunt_seed_reply(redisAsyncContext *ac, void *reply,
     void *data);
-static ngx_int_t ngx_http_coinhunt_read_wait(ngx_http_request_t *r,
-    ngx_str_t *hunt, ngx_uint_t top, ngx_http_coinhunt_me_t *me);
-static ngx_int_t ngx_http_coinhunt_read_retry(void *data);
+static ngx_int_t ngx_http_coinhunt_read_send(ngx_http_coinhunt_read_t *rq);
+static void ngx_http_coinhunt_read_waited(void *data, ngx_uint_t ready);
+static void ngx_http_coinhunt_read_me(ngx_http_coinhunt_read_t *rq,
+    u_char *key, size_t len);
 static ngx_http_coinhunt_snapshot_t *ngx_http_coinhunt_snapshot(
     ngx_str_t *hunt);
 static void ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac,
@@ -90,8 +86,6 @@ static void ngx_http_coinhunt_rank_reply(redisAsyncContext *ac, void *reply,
 static void ngx_http_coinhunt_me_reply(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_http_coinhunt_read_done(ngx_http_coinhunt_read_t *rq);
-static void ngx_http_coinhunt_finalize(ngx_http_request_t *r, ngx_int_t rc);
-static ngx_int_t ngx_http_coinhunt_unavailable(ngx_http_request_t *r);
 
 
 static ngx_http_coinhunt_reads_t  ngx_http_coinhunt_reads;
@@ -122,64 +116,75 @@ ngx_http_coinhunt_redis_read_exit(void)
 }
 
 
+/*
+ * The score Redis holds for "player" in "hunt": NGX_AGAIN, "handler" is
+ * called with it; NGX_DECLINED: Redis is unavailable; NGX_ERROR.
+ */
 ngx_int_t
-ngx_http_coinhunt_redis_seed(ngx_http_request_t *r, uint16_t hunt_id,
-    ngx_str_t *player, int64_t score)
+ngx_http_coinhunt_redis_seed(ngx_pool_t *pool, ngx_str_t *hunt,
+    ngx_str_t *player, ngx_http_coinhunt_seed_pt handler, void *data)
 {
-    u_char                     key[NGX_HTTP_COINHUNT_KEY_MAX];
-    size_t                     len[3];
-    ngx_str_t                  hunt;
-    const char                *argv[3];
     ngx_http_coinhunt_join_t  *join;
 
-    join = ngx_palloc(r->pool, sizeof(ngx_http_coinhunt_join_t));
+    join = ngx_palloc(pool, sizeof(ngx_http_coinhunt_join_t));
     if (join == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    join->request = r;
+    join->hunt = *hunt;
     join->player = *player;
-    join->score = score;
-    join->hunt = hunt_id;
+    join->handler = handler;
+    join->data = data;
 
-    hunt = ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_sh, hunt_id);
+    if (ngx_http_coinhunt_redis_ready()) {
+        return ngx_http_coinhunt_seed_send(join);
+    }
+
+    if (ngx_http_coinhunt_redis_wait(&join->wait,
+                                     ngx_http_coinhunt_seed_waited, join)
+        != NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_http_coinhunt_seed_send(ngx_http_coinhunt_join_t *join)
+{
+    u_char       key[NGX_HTTP_COINHUNT_KEY_MAX];
+    size_t       len[3];
+    const char  *argv[3];
 
     argv[0] = "ZSCORE";
     len[0] = 6;
     argv[1] = (char *) key;
-    len[1] = ngx_http_coinhunt_redis_key(key, &hunt);
-    argv[2] = (char *) player->data;
-    len[2] = player->len;
+    len[1] = ngx_http_coinhunt_redis_key(key, &join->hunt);
+    argv[2] = (char *) join->player.data;
+    len[2] = join->player.len;
 
-    if (!ngx_http_coinhunt_redis_ready()) {
-        if (ngx_http_coinhunt_redis_wait(&join->wait, r,
-                                         ngx_http_coinhunt_seed_retry, join)
-            != NGX_OK)
-        {
-            return ngx_http_coinhunt_unavailable(r);
-        }
-
-    } else if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_seed_reply,
-                                            join, 3, argv, len)
-               != NGX_OK)
+    if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_seed_reply, join, 3,
+                                     argv, len)
+        != NGX_OK)
     {
-        return ngx_http_coinhunt_unavailable(r);
+        return NGX_DECLINED;
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return NGX_AGAIN;
 }
 
 
-/* the join again, now that the connection is up */
-static ngx_int_t
-ngx_http_coinhunt_seed_retry(void *data)
+/* the join's ZSCORE, now that the connection is up, or its failure */
+static void
+ngx_http_coinhunt_seed_waited(void *data, ngx_uint_t ready)
 {
     ngx_http_coinhunt_join_t  *join = data;
 
-    return ngx_http_coinhunt_redis_seed(join->request, join->hunt,
-                                        &join->player, join->score);
+    if (!ready || ngx_http_coinhunt_seed_send(join) != NGX_AGAIN) {
+        join->handler(join->data, NGX_DECLINED, -1);
+    }
 }
 
 
@@ -189,30 +194,32 @@ ngx_http_coinhunt_seed_reply(redisAsyncContext *ac, void *reply, void *data)
     redisReply                *rep = reply;
     ngx_http_coinhunt_join_t  *join = data;
 
-    int64_t              seed;
-    ngx_int_t            rc;
-    ngx_http_request_t  *r;
+    int64_t    seed;
+    ngx_int_t  rc;
 
     ngx_http_coinhunt_redis_replied();
 
-    r = join->request;
     seed = -1;
+    rc = NGX_OK;
 
     if (rep == NULL) {
-        rc = ngx_http_coinhunt_unavailable(r);
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                       "coinhunt redis: ZSCORE got no reply");
+        rc = NGX_DECLINED;
 
     } else if (rep->type != REDIS_REPLY_NIL
                && ngx_http_coinhunt_redis_score(rep, &seed) != NGX_OK)
     {
         ngx_http_coinhunt_redis_error("ZSCORE", rep);
-        rc = ngx_http_coinhunt_unavailable(r);
-
-    } else {
-        rc = ngx_http_coinhunt_join_create(r, join->hunt, &join->player,
-                                           join->score, seed);
+        rc = NGX_DECLINED;
+        seed = -1;
     }
 
-    ngx_http_coinhunt_finalize(r, rc);
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "coinhunt redis: seed of \"%V\" is %L", &join->player,
+                   seed);
+
+    join->handler(join->data, rc, seed);
 }
 
 
@@ -285,48 +292,71 @@ ngx_http_coinhunt_snapshot(ngx_str_t *hunt)
 }
 
 
+/*
+ * The top of b->hunt, and b->me if wanted: NGX_OK, "b" is filled now;
+ * NGX_AGAIN, "handler" is called once it is; NGX_DECLINED: Redis is
+ * unavailable; NGX_ERROR.
+ */
 ngx_int_t
-ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
-    ngx_uint_t top, ngx_http_coinhunt_me_t *me)
+ngx_http_coinhunt_redis_board(ngx_pool_t *pool,
+    ngx_http_coinhunt_board_read_t *b, ngx_http_coinhunt_read_pt handler,
+    void *data)
 {
-    u_char                         key[NGX_HTTP_COINHUNT_KEY_MAX];
-    size_t                         len[5];
-    ngx_uint_t                     stale;
-    const char                    *argv[5];
-    ngx_http_coinhunt_read_t      *rq;
-    ngx_http_coinhunt_snapshot_t  *snap;
+    ngx_http_coinhunt_read_t  *rq;
 
-    snap = ngx_http_coinhunt_snapshot(hunt);
+    rq = ngx_pcalloc(pool, sizeof(ngx_http_coinhunt_read_t));
+    if (rq == NULL) {
+        return NGX_ERROR;
+    }
+
+    rq->board = b;
+    rq->handler = handler;
+    rq->data = data;
+
+    return ngx_http_coinhunt_read_send(rq);
+}
+
+
+/* the read's commands, or its wait for the connection */
+static ngx_int_t
+ngx_http_coinhunt_read_send(ngx_http_coinhunt_read_t *rq)
+{
+    u_char                           key[NGX_HTTP_COINHUNT_KEY_MAX];
+    size_t                           len[5];
+    ngx_uint_t                       stale;
+    const char                      *argv[5];
+    ngx_http_coinhunt_snapshot_t    *snap;
+    ngx_http_coinhunt_board_read_t  *b;
+
+    b = rq->board;
+
+    snap = ngx_http_coinhunt_snapshot(&b->hunt);
     if (snap == NULL) {
-        return ngx_http_coinhunt_unavailable(r);
+        return NGX_DECLINED;
     }
 
     stale = !snap->valid
             || ngx_current_msec - snap->fetched
                >= ngx_http_coinhunt_reads.interval;
 
-    if ((stale || me->wanted) && !ngx_http_coinhunt_redis_ready()) {
-        return ngx_http_coinhunt_read_wait(r, hunt, top, me);
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "coinhunt redis: board \"%V\", snapshot %s%s", &b->hunt,
+                   stale ? "stale" : "fresh",
+                   b->me.wanted ? ", with me" : "");
+
+    if ((stale || b->me.wanted) && !ngx_http_coinhunt_redis_ready()) {
+        if (ngx_http_coinhunt_redis_wait(&rq->wait,
+                                         ngx_http_coinhunt_read_waited, rq)
+            != NGX_OK)
+        {
+            return NGX_DECLINED;
+        }
+
+        return NGX_AGAIN;
     }
 
-    rq = ngx_pcalloc(r->pool, sizeof(ngx_http_coinhunt_read_t));
-    if (rq == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rq->entries = ngx_palloc(r->pool,
-                             top * sizeof(ngx_http_coinhunt_entry_t));
-    if (rq->entries == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rq->request = r;
-    rq->hunt = *hunt;
-    rq->top = top;
-    rq->me = *me;
-
+    len[1] = ngx_http_coinhunt_redis_key(key, &b->hunt);
     argv[1] = (char *) key;
-    len[1] = ngx_http_coinhunt_redis_key(key, hunt);
 
     if (stale) {
         if (!snap->fetching) {
@@ -343,7 +373,7 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
                                              snap, 5, argv, len)
                 != NGX_OK)
             {
-                return ngx_http_coinhunt_unavailable(r);
+                return NGX_DECLINED;
             }
 
             snap->fetching = 1;
@@ -353,112 +383,79 @@ ngx_http_coinhunt_redis_leaderboard(ngx_http_request_t *r, ngx_str_t *hunt,
         rq->pending++;
 
     } else {
-        rq->n = ngx_min(top, snap->n);
-        ngx_memcpy(rq->entries, snap->top,
-                   rq->n * sizeof(ngx_http_coinhunt_entry_t));
+        b->n = ngx_min(b->top, snap->n);
+        ngx_memcpy(b->entries, snap->top,
+                   b->n * sizeof(ngx_http_coinhunt_entry_t));
     }
 
-    if (me->wanted) {
-        argv[2] = (char *) me->player.data;
-        len[2] = me->player.len;
-
-        argv[0] = "ZRANK";
-        len[0] = 5;
-
-        if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_rank_reply, rq,
-                                         3, argv, len)
-            == NGX_OK)
-        {
-            rq->pending++;
-
-        } else {
-            rq->failed = 1;
-        }
-
-        argv[0] = "ZSCORE";
-        len[0] = 6;
-
-        if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_me_reply, rq,
-                                         3, argv, len)
-            == NGX_OK)
-        {
-            rq->pending++;
-
-        } else {
-            rq->failed = 1;
-        }
+    if (b->me.wanted) {
+        ngx_http_coinhunt_read_me(rq, key, len[1]);
     }
 
-    if (rq->pending == 0) {
-        return rq->failed ? ngx_http_coinhunt_unavailable(r)
-                          : ngx_http_coinhunt_leaderboard_send(r, hunt,
-                                                               rq->entries,
-                                                               rq->n,
-                                                               &rq->me);
+    if (rq->pending) {
+        return NGX_AGAIN;
     }
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return rq->failed ? NGX_DECLINED : NGX_OK;
 }
 
 
-/* a read that needs Redis while the worker's connection is on its way */
-static ngx_int_t
-ngx_http_coinhunt_read_wait(ngx_http_request_t *r, ngx_str_t *hunt,
-    ngx_uint_t top, ngx_http_coinhunt_me_t *me)
+/* the session's rank and score: ZRANK and ZSCORE */
+static void
+ngx_http_coinhunt_read_me(ngx_http_coinhunt_read_t *rq, u_char *key,
+    size_t len)
 {
-    ngx_http_coinhunt_read_t  *rq;
+    size_t       lens[3];
+    const char  *argv[3];
 
-    rq = ngx_pcalloc(r->pool, sizeof(ngx_http_coinhunt_read_t));
-    if (rq == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    argv[1] = (char *) key;
+    lens[1] = len;
+    argv[2] = (char *) rq->board->me.player.data;
+    lens[2] = rq->board->me.player.len;
 
-    rq->request = r;
-    rq->hunt = *hunt;
-    rq->top = top;
-    rq->me = *me;
+    argv[0] = "ZRANK";
+    lens[0] = 5;
 
-    if (ngx_http_coinhunt_redis_wait(&rq->wait, r,
-                                     ngx_http_coinhunt_read_retry, rq)
-        != NGX_OK)
+    if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_rank_reply, rq, 3,
+                                     argv, lens)
+        == NGX_OK)
     {
-        return ngx_http_coinhunt_unavailable(r);
+        rq->pending++;
+
+    } else {
+        rq->failed = 1;
     }
 
-    r->main->count++;
+    argv[0] = "ZSCORE";
+    lens[0] = 6;
 
-    return NGX_DONE;
-}
+    if (ngx_http_coinhunt_redis_send(ngx_http_coinhunt_me_reply, rq, 3,
+                                     argv, lens)
+        == NGX_OK)
+    {
+        rq->pending++;
 
-
-/* the read again, now that the connection is up */
-static ngx_int_t
-ngx_http_coinhunt_read_retry(void *data)
-{
-    ngx_http_coinhunt_read_t  *rq = data;
-
-    return ngx_http_coinhunt_redis_leaderboard(rq->request, &rq->hunt,
-                                               rq->top, &rq->me);
+    } else {
+        rq->failed = 1;
+    }
 }
 
 
 /*
- * The connection came up, or failed, while the request waited for it: the
- * request runs again, or is answered 503.
+ * The connection came up, or failed, while the read waited for it: the
+ * read runs again, or is answered unavailable.
  */
-void
-ngx_http_coinhunt_redis_waited(ngx_http_coinhunt_redis_wait_t *w,
-    ngx_uint_t ready)
+static void
+ngx_http_coinhunt_read_waited(void *data, ngx_uint_t ready)
 {
-    ngx_int_t  rc;
+    ngx_int_t                  rc;
+    ngx_http_coinhunt_read_t  *rq = data;
 
-    rc = ready ? w->retry(w->data)
-               : ngx_http_coinhunt_unavailable(w->request);
+    rc = ready ? ngx_http_coinhunt_read_send(rq) : NGX_DECLINED;
 
-    /* NGX_DONE: a new wait or command holds the request, this one lets go */
-    ngx_http_coinhunt_finalize(w->request, rc);
+    if (rc != NGX_AGAIN) {
+        rq->handler(rq->data, rc);
+    }
 }
 
 
@@ -469,9 +466,10 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
     redisReply                    *rep = reply;
     ngx_http_coinhunt_snapshot_t  *snap = data;
 
-    ngx_uint_t                 ok;
-    ngx_queue_t               *q;
-    ngx_http_coinhunt_read_t  *rq;
+    ngx_uint_t                       ok;
+    ngx_queue_t                     *q;
+    ngx_http_coinhunt_read_t        *rq;
+    ngx_http_coinhunt_board_read_t  *b;
 
     ngx_http_coinhunt_redis_replied();
 
@@ -487,15 +485,20 @@ ngx_http_coinhunt_snapshot_reply(redisAsyncContext *ac, void *reply,
         ngx_http_coinhunt_redis_error("ZRANGE", rep);
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "coinhunt redis: snapshot of \"%V\" %s, %ui lines",
+                   &snap->hunt, ok ? "fetched" : "failed", snap->n);
+
     while (!ngx_queue_empty(&snap->waiters)) {
         q = ngx_queue_head(&snap->waiters);
         ngx_queue_remove(q);
         rq = ngx_queue_data(q, ngx_http_coinhunt_read_t, queue);
+        b = rq->board;
 
         if (ok) {
-            rq->n = ngx_min(rq->top, snap->n);
-            ngx_memcpy(rq->entries, snap->top,
-                       rq->n * sizeof(ngx_http_coinhunt_entry_t));
+            b->n = ngx_min(b->top, snap->n);
+            ngx_memcpy(b->entries, snap->top,
+                       b->n * sizeof(ngx_http_coinhunt_entry_t));
 
         } else {
             rq->failed = 1;
@@ -520,10 +523,10 @@ ngx_http_coinhunt_rank_reply(redisAsyncContext *ac, void *reply, void *data)
         rq->failed = 1;
 
     } else {
-        rc = ngx_http_coinhunt_redis_rank(rep, &rq->me.rank);
+        rc = ngx_http_coinhunt_redis_rank(rep, &rq->board->me.rank);
 
         if (rc == NGX_OK) {
-            rq->me.found = 1;
+            rq->board->me.found = 1;
 
         } else if (rc == NGX_ERROR) {
             ngx_http_coinhunt_redis_error("ZRANK", rep);
@@ -552,7 +555,7 @@ ngx_http_coinhunt_me_reply(redisAsyncContext *ac, void *reply, void *data)
         /* not written yet: the session's own score, unranked */
 
     } else if (ngx_http_coinhunt_redis_score(rep, &score) == NGX_OK) {
-        rq->me.score = score;
+        rq->board->me.score = score;
 
     } else {
         ngx_http_coinhunt_redis_error("ZSCORE", rep);
@@ -566,44 +569,13 @@ ngx_http_coinhunt_me_reply(redisAsyncContext *ac, void *reply, void *data)
 static void
 ngx_http_coinhunt_read_done(ngx_http_coinhunt_read_t *rq)
 {
-    ngx_int_t            rc;
-    ngx_http_request_t  *r;
-
     if (--rq->pending) {
         return;
     }
 
-    r = rq->request;
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "coinhunt redis: board read %s",
+                   rq->failed ? "failed" : "answered");
 
-    if (rq->failed) {
-        rc = ngx_http_coinhunt_unavailable(r);
-
-    } else {
-        rc = ngx_http_coinhunt_leaderboard_send(r, &rq->hunt, rq->entries,
-                                                rq->n, &rq->me);
-    }
-
-    ngx_http_coinhunt_finalize(r, rc);
-}
-
-
-static void
-ngx_http_coinhunt_finalize(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_connection_t  *c;
-
-    c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-static ngx_int_t
-ngx_http_coinhunt_unavailable(ngx_http_request_t *r)
-{
-    return ngx_http_coinhunt_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                   "unavailable",
-                                   "the leaderboard backend (Redis) is "
-                                   "unavailable; try again later");
+    rq->handler(rq->data, rq->failed ? NGX_DECLINED : NGX_OK);
 }

@@ -6,10 +6,9 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
-#include "ngx_http_coinhunt_module.h"
-#include "ngx_http_coinhunt_http.h"
-#include "ngx_http_coinhunt_redis.h"
+#include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_parse.h"
+#include "ngx_http_coinhunt_redis_reply.h"
 
 
 /*

@@ -8,31 +8,24 @@
 #include <ngx_core.h>
 #include "ngx_http_coinhunt_zone.h"
 #include "ngx_http_coinhunt_journal.h"
-#include "ngx_http_coinhunt_leaderboard.h"
-#include "ngx_http_coinhunt_redis.h"
 
 
 /*
- * Crash consistency.  A worker killed inside a critical section leaves its
- * locks held by a dead pid; ngx_http_coinhunt_lock() takes such a lock over
- * and calls ngx_http_coinhunt_journal_repair(), which finishes what the dead
- * process had begun under that lock.  Each process owns a journal record in
- * the zone.  A critical section takes all its locks, writes into the record
- * the absolute values it is about to store (the tap: its own fields; any
- * other section: a log of stores, each tagged with the locks that guard the
- * word), commits, applies them and clears the commit, all before unlocking.
- * Whoever takes a lock over from a dead process redoes the dead process's
- * committed stores tagged with that lock (redoing an absolute store is
- * harmless), then re-derives what depends on the data: a board taken over
- * is rebuilt from its slots; a slot whose tap or section was redone is put
- * back in its place on the board, or queued for the Redis flush; the Redis
- * dirty list gets its marks back.  A process that dies while redoing leaves
- * "repairing" set, so its own taker redoes the same work.  The model is
- * process death, not power loss: every store a killed process executed is
- * visible, so compiler barriers suffice.  A new worker at start, and every
- * worker at each sweep, passes through the locks of every dead process's
- * committed sections (taking them over if still held), frees the slot it had
- * taken and not placed, and frees its record.
+ * Crash consistency, the journal's primitives; what a takeover does with
+ * them is state/ngx_http_coinhunt_recovery.c's.  A worker killed inside a
+ * critical section leaves its locks held by a dead pid;
+ * ngx_http_coinhunt_lock() takes such a lock over and calls the repair
+ * hook, which finishes what the dead process had begun under that lock.
+ * Each process owns a journal record in the zone.  A critical section takes
+ * all its locks, writes into the record the absolute values it is about to
+ * store (the tap: its own fields; any other section: a log of stores, each
+ * tagged with the locks that guard the word), commits, applies them and
+ * clears the commit, all before unlocking.  Whoever takes a lock over from
+ * a dead process redoes the dead process's committed stores tagged with
+ * that lock (redoing an absolute store is harmless).  A process that dies
+ * while redoing leaves "repairing" set, so its own taker redoes the same
+ * work.  The model is process death, not power loss: every store a killed
+ * process executed is visible, so compiler barriers suffice.
  */
 
 
@@ -51,123 +44,41 @@ typedef struct {
 
 static ngx_http_coinhunt_journal_t *ngx_http_coinhunt_journal_free(
     ngx_http_coinhunt_shctx_t *sh);
-static void ngx_http_coinhunt_journal_recover_dead(
-    ngx_http_coinhunt_shctx_t *sh);
-static ngx_int_t ngx_http_coinhunt_journal_dead(
-    ngx_http_coinhunt_journal_t *r);
-static void ngx_http_coinhunt_journal_recover(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_journal_t *r);
-static void ngx_http_coinhunt_journal_pass(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_journal_t *r);
 static ngx_int_t ngx_http_coinhunt_journal_find(
     ngx_http_coinhunt_shctx_t *sh, uint32_t pid,
     ngx_http_coinhunt_journal_t *copy);
-static ngx_uint_t ngx_http_coinhunt_journal_redo(
+static ngx_uint_t ngx_http_coinhunt_journal_redo_for(
     ngx_http_coinhunt_shctx_t *sh, uint32_t *lock, uint32_t dead,
     ngx_uint_t depth);
 static void ngx_http_coinhunt_log_apply(ngx_http_coinhunt_journal_t *j,
     ngx_uint_t tags);
-static void ngx_http_coinhunt_slot_repaired(ngx_http_coinhunt_shctx_t *sh,
-    uint32_t index);
 
 
 ngx_http_coinhunt_journal_t  *ngx_http_coinhunt_journal;
 
 
-/* claims a free record, then recovers those of dead processes */
+/*
+ * Claims a free record for this process, the journal lock held: NGX_BUSY
+ * while every record is taken.
+ */
 ngx_int_t
-ngx_http_coinhunt_journal_init(ngx_log_t *log)
+ngx_http_coinhunt_journal_claim(ngx_http_coinhunt_shctx_t *sh)
 {
-    uint32_t                      pid;
-    ngx_uint_t                    waited;
     ngx_http_coinhunt_journal_t  *r;
-    ngx_http_coinhunt_shctx_t    *sh;
 
-    sh = ngx_http_coinhunt_sh;
-    pid = (uint32_t) ngx_pid;
+    r = ngx_http_coinhunt_journal_free(sh);
 
-    for (waited = 0; /* void */ ; waited++) {
-
-        ngx_http_coinhunt_lock(&sh->journal_lock);
-
-        r = ngx_http_coinhunt_journal_free(sh);
-
-        if (r) {
-            r->committed = 0;
-            r->tap = 0;
-            r->repairing = 0;
-            __atomic_store_n(&r->owner, pid, __ATOMIC_RELEASE);
-            ngx_http_coinhunt_journal = r;
-            break;
-        }
-
-        ngx_http_coinhunt_unlock(&sh->journal_lock);
-
-        /* more processes than records: old workers free theirs as they exit */
-        if (waited == 0) {
-            ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "coinhunt: all %uD journal records are taken, "
-                          "waiting for an exiting worker's", sh->njournals);
-        }
-
-        ngx_msleep(100);
+    if (r == NULL) {
+        return NGX_BUSY;
     }
 
-    ngx_http_coinhunt_journal_recover_dead(sh);
-
-    ngx_http_coinhunt_unlock(&sh->journal_lock);
+    r->committed = 0;
+    r->tap = 0;
+    r->repairing = 0;
+    __atomic_store_n(&r->owner, (uint32_t) ngx_pid, __ATOMIC_RELEASE);
+    ngx_http_coinhunt_journal = r;
 
     return NGX_OK;
-}
-
-
-/*
- * Called every sweep: the records of dead processes are recovered, so that
- * the work of an old worker killed while exiting (no one replaces it) is
- * finished too, and a worker waiting for a record gets one.
- */
-void
-ngx_http_coinhunt_journal_sweep(void)
-{
-    ngx_uint_t                  i;
-    ngx_http_coinhunt_shctx_t  *sh;
-
-    sh = ngx_http_coinhunt_sh;
-
-    for (i = 0; i < sh->njournals; i++) {
-        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
-            ngx_http_coinhunt_lock(&sh->journal_lock);
-            ngx_http_coinhunt_journal_recover_dead(sh);
-            ngx_http_coinhunt_unlock(&sh->journal_lock);
-            return;
-        }
-    }
-}
-
-
-/* the journal lock held */
-static void
-ngx_http_coinhunt_journal_recover_dead(ngx_http_coinhunt_shctx_t *sh)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < sh->njournals; i++) {
-        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
-            ngx_http_coinhunt_journal_recover(sh, &sh->journals[i]);
-        }
-    }
-}
-
-
-static ngx_int_t
-ngx_http_coinhunt_journal_dead(ngx_http_coinhunt_journal_t *r)
-{
-    uint32_t  owner;
-
-    owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
-
-    return owner != 0 && owner != (uint32_t) ngx_pid
-           && kill((pid_t) owner, 0) == -1 && ngx_errno == NGX_ESRCH;
 }
 
 
@@ -201,6 +112,19 @@ ngx_http_coinhunt_journal_free(ngx_http_coinhunt_shctx_t *sh)
 }
 
 
+/* whether the record is of a process that died */
+ngx_int_t
+ngx_http_coinhunt_journal_dead(ngx_http_coinhunt_journal_t *r)
+{
+    uint32_t  owner;
+
+    owner = __atomic_load_n(&r->owner, __ATOMIC_ACQUIRE);
+
+    return owner != 0 && owner != (uint32_t) ngx_pid
+           && kill((pid_t) owner, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
 void
 ngx_http_coinhunt_journal_exit(void)
 {
@@ -208,66 +132,6 @@ ngx_http_coinhunt_journal_exit(void)
         __atomic_store_n(&ngx_http_coinhunt_journal->owner, 0,
                          __ATOMIC_RELEASE);
         ngx_http_coinhunt_journal = NULL;
-    }
-}
-
-
-/* a dead process's record: its sections finished, its loose slot freed */
-static void
-ngx_http_coinhunt_journal_recover(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_journal_t *r)
-{
-    ngx_uint_t                   i;
-    ngx_http_coinhunt_journal_t  *other;
-
-    /* the process it was redoing for: its locks may be this one's now */
-    if (r->repairing) {
-        for (i = 0; i < sh->njournals; i++) {
-            other = &sh->journals[i];
-
-            if (other->owner == r->repairing) {
-                ngx_http_coinhunt_journal_pass(sh, other);
-            }
-        }
-    }
-
-    ngx_http_coinhunt_journal_pass(sh, r);
-
-    if (r->alloc) {
-        ngx_http_coinhunt_slot_release(sh, r);
-    }
-
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "coinhunt: recovered the journal of dead process %uD",
-                  r->owner);
-
-    r->committed = 0;
-    r->tap = 0;
-    r->repairing = 0;
-    __atomic_store_n(&r->owner, 0, __ATOMIC_RELEASE);
-}
-
-
-/* each lock of a record's committed sections, taken over if still held */
-static void
-ngx_http_coinhunt_journal_pass(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_journal_t *r)
-{
-    uint32_t    *lock;
-    ngx_uint_t   i;
-
-    if (r->committed) {
-        for (i = 0; i < r->nlocks && i < NGX_HTTP_COINHUNT_LOG_LOCKS; i++) {
-            lock = r->locks[i];
-            ngx_http_coinhunt_lock(lock);
-            ngx_http_coinhunt_unlock(lock);
-        }
-    }
-
-    if (r->tap && r->tap <= sh->capacity) {
-        lock = &ngx_http_coinhunt_slot(sh, r->tap - 1)->lock;
-        ngx_http_coinhunt_lock(lock);
-        ngx_http_coinhunt_unlock(lock);
     }
 }
 
@@ -378,17 +242,18 @@ ngx_http_coinhunt_log_apply(ngx_http_coinhunt_journal_t *j, ngx_uint_t tags)
 }
 
 
-/* called by ngx_http_coinhunt_lock() with a lock taken over from "dead" */
-void
-ngx_http_coinhunt_journal_repair(uint32_t *lock, uint32_t dead)
+/*
+ * Redoes the committed stores of the dead process "dead" under "lock", a
+ * lock just taken over from it: how many sections were redone.  This
+ * process's record says for whom it redoes, in case it dies doing so.
+ */
+ngx_uint_t
+ngx_http_coinhunt_journal_redo(ngx_http_coinhunt_shctx_t *sh, uint32_t *lock,
+    uint32_t dead)
 {
-    u_char                       *p;
-    uint16_t                      h;
     ngx_uint_t                    redone;
     ngx_http_coinhunt_journal_t  *me;
-    ngx_http_coinhunt_shctx_t    *sh;
 
-    sh = ngx_http_coinhunt_sh;
     me = ngx_http_coinhunt_journal;
 
     if (me) {
@@ -396,49 +261,25 @@ ngx_http_coinhunt_journal_repair(uint32_t *lock, uint32_t dead)
         ngx_http_coinhunt_barrier();
     }
 
-    redone = ngx_http_coinhunt_journal_redo(sh, lock, dead, 0);
+    redone = ngx_http_coinhunt_journal_redo_for(sh, lock, dead, 0);
 
     if (me) {
         ngx_http_coinhunt_barrier();
         __atomic_store_n(&me->repairing, 0, __ATOMIC_RELEASE);
     }
 
-    if (redone) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "coinhunt: finished %ui section(s) dead process %uD "
-                      "left half-done", redone, dead);
-    }
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "coinhunt: redid %ui section(s) of dead process %uD",
+                   redone, dead);
 
-    p = (u_char *) lock;
-
-    if (p >= sh->slots && p < sh->slots + (size_t) sh->capacity * sh->stride
-        && (size_t) (p - sh->slots) % sh->stride == 0)
-    {
-        if (redone) {
-            ngx_http_coinhunt_slot_repaired(sh, (uint32_t)
-                                            ((p - sh->slots) / sh->stride));
-        }
-
-    } else if (p >= (u_char *) sh->hunts
-               && p < (u_char *) (sh->hunts + NGX_HTTP_COINHUNT_HUNTS_MAX))
-    {
-        h = (uint16_t) ((p - (u_char *) sh->hunts)
-                        / sizeof(ngx_http_coinhunt_hunt_t));
-
-        if (lock == &sh->hunts[h].board_lock && sh->nodes) {
-            ngx_http_coinhunt_board_rebuild(sh, h);
-        }
-
-    } else if (lock == &sh->dirty_lock && sh->pending) {
-        ngx_http_coinhunt_redis_dirty_repair(sh);
-    }
+    return redone;
 }
 
 
 /* the dead process's committed stores under "lock": how many sections */
 static ngx_uint_t
-ngx_http_coinhunt_journal_redo(ngx_http_coinhunt_shctx_t *sh, uint32_t *lock,
-    uint32_t dead, ngx_uint_t depth)
+ngx_http_coinhunt_journal_redo_for(ngx_http_coinhunt_shctx_t *sh,
+    uint32_t *lock, uint32_t dead, ngx_uint_t depth)
 {
     ngx_uint_t                    i, n;
     ngx_http_coinhunt_slot_t     *slot;
@@ -452,8 +293,8 @@ ngx_http_coinhunt_journal_redo(ngx_http_coinhunt_shctx_t *sh, uint32_t *lock,
 
     /* it died redoing another's work under this lock: that first */
     if (copy.repairing && depth < NGX_HTTP_COINHUNT_REDO_DEPTH) {
-        n += ngx_http_coinhunt_journal_redo(sh, lock, copy.repairing,
-                                            depth + 1);
+        n += ngx_http_coinhunt_journal_redo_for(sh, lock, copy.repairing,
+                                                depth + 1);
     }
 
     if (copy.tap && copy.tap <= sh->capacity) {
@@ -512,29 +353,7 @@ ngx_http_coinhunt_journal_find(ngx_http_coinhunt_shctx_t *sh, uint32_t pid,
 }
 
 
-/* a slot whose tap or section was redone: its place on the board, or flush */
-static void
-ngx_http_coinhunt_slot_repaired(ngx_http_coinhunt_shctx_t *sh, uint32_t index)
-{
-    uint16_t                   h;
-    ngx_http_coinhunt_slot_t  *slot;
-
-    slot = ngx_http_coinhunt_slot(sh, index);
-    h = slot->hunt;
-
-    if (sh->nodes) {
-        if (h < NGX_HTTP_COINHUNT_HUNTS_MAX && sh->hunts[h].len) {
-            ngx_http_coinhunt_lock(&sh->hunts[h].board_lock);
-            ngx_http_coinhunt_board_rebuild(sh, h);
-            ngx_http_coinhunt_unlock(&sh->hunts[h].board_lock);
-        }
-
-    } else if (slot->state != NGX_HTTP_COINHUNT_SLOT_FREE) {
-        ngx_http_coinhunt_redis_dirty(sh, slot);
-    }
-}
-
-
+/* a gauge kept in shares, one a record: sessions, Redis pending scores */
 /* a gauge kept in shares, one a record: sessions, Redis pending scores */
 int64_t
 ngx_http_coinhunt_journal_sum(ngx_http_coinhunt_shctx_t *sh, size_t offset)

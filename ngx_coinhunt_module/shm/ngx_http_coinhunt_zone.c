@@ -8,28 +8,26 @@
 #include <ngx_core.h>
 #include <sys/random.h>
 #include "ngx_http_coinhunt_zone.h"
-#include "ngx_http_coinhunt_leaderboard.h"
-#include "ngx_http_coinhunt_journal.h"
 
 
 /*
  * The zone: a header, the (hunt, player) index buckets, the leaderboard
  * nodes (local mode) or the pending Redis scores (Redis mode), then
- * fixed-size session slots (ngx_http_coinhunt_store.c keeps them).  Here:
- * its layout, the locks, which hold the owner's pid so that a lock of a
- * killed worker is taken over (and what it guards repaired, see
- * ngx_http_coinhunt_journal.c), and the registry of hunts.
+ * fixed-size session slots (state/ngx_http_coinhunt_store.c keeps them).
+ * Here: its layout, made once and kept over reloads that keep it.
  */
 
 
 /* changes with the zone's layout: a reload cannot take over another one */
 #define NGX_HTTP_COINHUNT_MAGIC   0x34746e75686e696fULL
-#define NGX_HTTP_COINHUNT_SPINS   2048
 
 
 ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
 
 
+static ngx_int_t ngx_http_coinhunt_zone_reuse(ngx_http_coinhunt_shctx_t *osh,
+    ngx_http_coinhunt_main_conf_t *cmcf, uint32_t njournals, u_char *where,
+    ngx_log_t *log);
 static uint32_t ngx_http_coinhunt_zone_journals(
     ngx_http_coinhunt_main_conf_t *cmcf);
 
@@ -67,38 +65,11 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     *p = '\0';
 
     if (osh) {
-        if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "%s was laid out by another version of the "
-                          "module: restart nginx", where);
+        if (ngx_http_coinhunt_zone_reuse(osh, cmcf, njournals, where,
+                                         shm_zone->shm.log)
+            != NGX_OK)
+        {
             return NGX_ERROR;
-        }
-
-        if (osh->redis != (cmcf->redis != NULL)) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "%s holds %s leaderboards, the configuration now "
-                          "asks for %s ones: restart nginx to switch", where,
-                          osh->redis ? "Redis" : "local",
-                          cmcf->redis ? "Redis" : "local");
-            return NGX_ERROR;
-        }
-
-        if (osh->nfields < nfields) {
-            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
-                          "%s holds %uD designer fields a session, the "
-                          "rules now declare %ui: restart nginx or resize "
-                          "the zone to start afresh", where, osh->nfields,
-                          nfields);
-            return NGX_ERROR;
-        }
-
-        if (osh->njournals < njournals) {
-            ngx_log_error(NGX_LOG_WARN, shm_zone->shm.log, 0,
-                          "%s has %uD journal records, these workers and "
-                          "the old ones need up to %uD: a new worker may "
-                          "wait for an old one to exit; a restart of nginx "
-                          "lays the zone out afresh", where, osh->njournals,
-                          njournals);
         }
 
         ngx_http_coinhunt_sh = osh;
@@ -177,6 +148,50 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/* a zone of the previous configuration, kept if this one fits it */
+static ngx_int_t
+ngx_http_coinhunt_zone_reuse(ngx_http_coinhunt_shctx_t *osh,
+    ngx_http_coinhunt_main_conf_t *cmcf, uint32_t njournals, u_char *where,
+    ngx_log_t *log)
+{
+    if (osh->magic != NGX_HTTP_COINHUNT_MAGIC) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s was laid out by another version of the "
+                      "module: restart nginx", where);
+        return NGX_ERROR;
+    }
+
+    if (osh->redis != (cmcf->redis != NULL)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s holds %s leaderboards, the configuration now "
+                      "asks for %s ones: restart nginx to switch", where,
+                      osh->redis ? "Redis" : "local",
+                      cmcf->redis ? "Redis" : "local");
+        return NGX_ERROR;
+    }
+
+    if (osh->nfields < cmcf->max_fields) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s holds %uD designer fields a session, the "
+                      "rules now declare %ui: restart nginx or resize "
+                      "the zone to start afresh", where, osh->nfields,
+                      cmcf->max_fields);
+        return NGX_ERROR;
+    }
+
+    if (osh->njournals < njournals) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "%s has %uD journal records, these workers and "
+                      "the old ones need up to %uD: a new worker may "
+                      "wait for an old one to exit; a restart of nginx "
+                      "lays the zone out afresh", where, osh->njournals,
+                      njournals);
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * A journal record for each worker of two generations (the old workers
  * still exit while the new ones start), and two spare for replacements of
@@ -192,117 +207,4 @@ ngx_http_coinhunt_zone_journals(ngx_http_coinhunt_main_conf_t *cmcf)
 
     return (uint32_t) ngx_max(NGX_HTTP_COINHUNT_JOURNALS_MIN,
                               2 * (ccf->worker_processes + 2));
-}
-
-
-NGX_HTTP_COINHUNT_HOT
-void
-ngx_http_coinhunt_lock(uint32_t *lock)
-{
-    uint32_t    pid, holder;
-    ngx_uint_t  spins;
-
-    pid = (uint32_t) ngx_pid;
-
-    for ( ;; ) {
-
-        for (spins = 0; spins < NGX_HTTP_COINHUNT_SPINS; spins++) {
-            holder = __atomic_load_n(lock, __ATOMIC_RELAXED);
-
-            if (holder == 0
-                && __atomic_compare_exchange_n(lock, &holder, pid, 0,
-                                               __ATOMIC_ACQUIRE,
-                                               __ATOMIC_RELAXED))
-            {
-                return;
-            }
-
-            ngx_cpu_pause();
-        }
-
-        holder = __atomic_load_n(lock, __ATOMIC_RELAXED);
-
-        /* the holder died inside its critical section: take the lock over */
-        if (holder != 0
-            && kill((pid_t) holder, 0) == -1 && ngx_errno == NGX_ESRCH
-            && __atomic_compare_exchange_n(lock, &holder, pid, 0,
-                                           __ATOMIC_ACQUIRE,
-                                           __ATOMIC_RELAXED))
-        {
-            ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                          "coinhunt: took over a lock held by dead "
-                          "process %uD", holder);
-
-            /* what it left half-written under the lock is finished */
-            ngx_http_coinhunt_journal_repair(lock, holder);
-            return;
-        }
-
-        ngx_sched_yield();
-    }
-}
-
-
-NGX_HTTP_COINHUNT_HOT
-void
-ngx_http_coinhunt_unlock(uint32_t *lock)
-{
-    __atomic_store_n(lock, 0, __ATOMIC_RELEASE);
-}
-
-
-ngx_int_t
-ngx_http_coinhunt_hunt_find(ngx_http_coinhunt_shctx_t *sh, ngx_str_t *name,
-    ngx_uint_t create, uint16_t *id)
-{
-    ngx_uint_t                 i, len;
-    ngx_http_coinhunt_hunt_t  *hunt;
-
-    /* entries are never removed and "len" is published last */
-    for (i = 0; i < NGX_HTTP_COINHUNT_HUNTS_MAX; i++) {
-        hunt = &sh->hunts[i];
-        len = __atomic_load_n(&hunt->len, __ATOMIC_ACQUIRE);
-
-        if (len == 0) {
-            break;
-        }
-
-        if (len == name->len && ngx_memcmp(hunt->name, name->data, len) == 0)
-        {
-            *id = (uint16_t) i;
-            return NGX_OK;
-        }
-    }
-
-    if (!create || i == NGX_HTTP_COINHUNT_HUNTS_MAX) {
-        return NGX_DECLINED;
-    }
-
-    ngx_http_coinhunt_lock(&sh->hunts_lock);
-
-    for ( /* void */ ; i < NGX_HTTP_COINHUNT_HUNTS_MAX; i++) {
-        hunt = &sh->hunts[i];
-
-        if (hunt->len == 0) {
-            ngx_memcpy(hunt->name, name->data, name->len);
-            __atomic_store_n(&hunt->len, name->len, __ATOMIC_RELEASE);
-            break;
-        }
-
-        if (hunt->len == name->len
-            && ngx_memcmp(hunt->name, name->data, name->len) == 0)
-        {
-            break;
-        }
-    }
-
-    ngx_http_coinhunt_unlock(&sh->hunts_lock);
-
-    if (i == NGX_HTTP_COINHUNT_HUNTS_MAX) {
-        return NGX_DECLINED;
-    }
-
-    *id = (uint16_t) i;
-
-    return NGX_OK;
 }

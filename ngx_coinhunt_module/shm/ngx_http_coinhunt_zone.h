@@ -10,9 +10,10 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_coinhunt_module.h"
-#include "ngx_http_coinhunt_metrics.h"
+#include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_token.h"
+#include "ngx_http_coinhunt_lock.h"
 
 
 #define NGX_HTTP_COINHUNT_HUNTS_MAX       1024
@@ -90,7 +91,8 @@ typedef struct {
 
 
 /*
- * A process's journal (ngx_http_coinhunt_journal.c): what its critical
+ * A process's journal (ngx_http_coinhunt_journal.c, its recovery in
+ * state/ngx_http_coinhunt_recovery.c): what its critical
  * section is about to write, so that whoever takes over a lock it died
  * holding finishes the writes.  A tap has its own record; any other section
  * logs its stores, each tagged with the locks that guard the word.
@@ -151,25 +153,6 @@ typedef struct {
 } ngx_http_coinhunt_shctx_t;
 
 
-/* a copy of a session taken under its lock, for replies and Lua */
-typedef struct {
-    uint32_t                       index;
-    uint32_t                       gen;
-    uint32_t                       taps;
-    uint32_t                       coins;
-    uint32_t                       rules;
-    uint16_t                       hunt;
-    int64_t                        score;
-    int64_t                        created_ms;
-    int64_t                        last_tap_ms;
-    int64_t                        seq;
-    uint32_t                       excess;
-    ngx_str_t                      player;
-    u_char                         player_data[NGX_HTTP_COINHUNT_NAME_MAX];
-    double                         fields[NGX_HTTP_COINHUNT_FIELDS_MAX];
-} ngx_http_coinhunt_session_t;
-
-
 extern ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
 
 
@@ -194,17 +177,6 @@ ngx_http_coinhunt_slot_renew(ngx_http_coinhunt_slot_t *slot)
 
 ngx_int_t ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data);
 size_t ngx_http_coinhunt_zone_per_session(ngx_uint_t nfields);
-
-void ngx_http_coinhunt_lock(uint32_t *lock);
-void ngx_http_coinhunt_unlock(uint32_t *lock);
-
-ngx_int_t ngx_http_coinhunt_hunt_find(ngx_http_coinhunt_shctx_t *sh,
-    ngx_str_t *name, ngx_uint_t create, uint16_t *id);
-ngx_str_t ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_shctx_t *sh,
-    uint16_t id);
-
-/* the session store's API, on the types above */
-#include "ngx_http_coinhunt_store.h"
 
 
 #endif /* _NGX_HTTP_COINHUNT_ZONE_H_INCLUDED_ */

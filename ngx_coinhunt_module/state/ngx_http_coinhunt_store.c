@@ -8,304 +8,33 @@
 #include <ngx_core.h>
 #include "ngx_http_coinhunt_zone.h"
 #include "ngx_http_coinhunt_journal.h"
-#include "ngx_http_coinhunt_leaderboard.h"
+#include "ngx_http_coinhunt_index.h"
+#include "ngx_http_coinhunt_slots.h"
+#include "ngx_http_coinhunt_board.h"
+#include "ngx_http_coinhunt_store.h"
 
 
 /*
- * The session store: fixed-size slots handed out from a free list, else
- * from the never-used tail, so start-up touches no slot page, else by
- * reclaiming the oldest retired slot.  Each slot has its own lock; the
- * (hunt, player) index has striped locks taken before a slot lock.  Every
- * section that writes more than one word logs its stores in the process's
- * journal first (ngx_http_coinhunt_journal.c), each tagged with the locks
- * that guard the word, so that a process killed inside it leaves nothing
- * half-written: the free list and the tail under the free lock, the index
- * chains under their stripe, a slot under its lock (its hunt and player
- * under both), the retired FIFO under its lock.  A slot taken from the free
- * slots is noted in the journal until it is placed.
+ * The session store: sessions in fixed-size slots (ngx_http_coinhunt_slots.c
+ * hands them out), found by (hunt, player) through the index
+ * (ngx_http_coinhunt_index.c).  Each slot has its own lock; the index has
+ * striped locks taken before a slot lock.  Every section that writes more
+ * than one word logs its stores in the process's journal first
+ * (shm/ngx_http_coinhunt_journal.c), each tagged with the locks that guard
+ * the word, so that a process killed inside it leaves nothing half-written:
+ * the index chains under their stripe, a slot under its lock (its hunt and
+ * player under both), the retired FIFO under its lock.
  *
  * Lock order: index stripe, slot, the retired FIFO's lock, a hunt's board
  * lock or the Redis dirty list's lock.  The free lock is taken alone.
  */
 
 
-static uint32_t ngx_http_coinhunt_bucket(ngx_http_coinhunt_shctx_t *sh,
-    uint16_t hunt, u_char *player, size_t len);
-static uint32_t ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh);
-static uint32_t ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh);
-static void ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh,
-    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot, uint32_t index);
-static void ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot);
-static ngx_http_coinhunt_slot_t *ngx_http_coinhunt_lookup(
-    ngx_http_coinhunt_shctx_t *sh, uint32_t b, uint16_t hunt,
-    ngx_str_t *player, uint32_t *index);
 static void ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
     ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot,
     ngx_http_coinhunt_session_t *s, int64_t score);
 static void ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
-static void ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_uint_t tag, uint32_t index, uint32_t b);
-
-
-ngx_str_t
-ngx_http_coinhunt_hunt_name(ngx_http_coinhunt_shctx_t *sh, uint16_t id)
-{
-    ngx_str_t  name;
-
-    name.data = sh->hunts[id].name;
-    name.len = __atomic_load_n(&sh->hunts[id].len, __ATOMIC_ACQUIRE);
-
-    return name;
-}
-
-
-static uint32_t
-ngx_http_coinhunt_bucket(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
-    u_char *player, size_t len)
-{
-    u_char  buf[2 + NGX_HTTP_COINHUNT_NAME_MAX];
-
-    /* keyed: players cannot pick names that all land in one chain */
-    buf[0] = (u_char) hunt;
-    buf[1] = (u_char) (hunt >> 8);
-    ngx_memcpy(buf + 2, player, len);
-
-    return (uint32_t) (ngx_http_coinhunt_siphash(sh->key, buf, len + 2)
-                       % sh->nbuckets);
-}
-
-
-static uint32_t
-ngx_http_coinhunt_slot_alloc(ngx_http_coinhunt_shctx_t *sh)
-{
-    uint32_t                      index;
-    ngx_uint_t                    f;
-    ngx_http_coinhunt_journal_t  *j;
-
-    j = ngx_http_coinhunt_journal;
-    index = (uint32_t) -1;
-
-    ngx_http_coinhunt_lock(&sh->free_lock);
-
-    if (sh->free_head || sh->unused < sh->capacity) {
-        ngx_http_coinhunt_journal_begin();
-        f = ngx_http_coinhunt_journal_lock(&sh->free_lock);
-
-        if (sh->free_head) {
-            index = sh->free_head - 1;
-            ngx_http_coinhunt_journal_set(f, &sh->free_head,
-                                   ngx_http_coinhunt_slot(sh, index)->next);
-
-        } else {
-            index = (uint32_t) sh->unused;
-            ngx_http_coinhunt_journal_set(f, (ngx_atomic_uint_t *) &sh->unused,
-                                          index + 1);
-        }
-
-        /* the slot is this process's until it is placed */
-        ngx_http_coinhunt_journal_set(f, &j->alloc, index + 1);
-
-        ngx_http_coinhunt_journal_done();
-    }
-
-    ngx_http_coinhunt_unlock(&sh->free_lock);
-
-    if (index != (uint32_t) -1) {
-        return index;
-    }
-
-    return ngx_http_coinhunt_slot_reclaim(sh);
-}
-
-
-/*
- * Takes the oldest retired slot off its board, the index and the FIFO.  In
- * Redis mode a slot whose score is not written yet is passed over (moved to
- * the FIFO's tail): reclaiming it would lose the score.
- */
-static uint32_t
-ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
-{
-    uint32_t                      b, head, index, *stripe, *board;
-    ngx_uint_t                    k, l, r, tries;
-    ngx_http_coinhunt_slot_t     *slot;
-    ngx_http_coinhunt_pending_t  *pd;
-    ngx_http_coinhunt_journal_t  *j;
-
-    j = ngx_http_coinhunt_journal;
-
-    for (tries = 0; tries < 64; tries++) {
-
-        head = __atomic_load_n(&sh->retired_head, __ATOMIC_ACQUIRE);
-
-        if (head == 0) {
-            break;
-        }
-
-        index = head - 1;
-        slot = ngx_http_coinhunt_slot(sh, index);
-
-        ngx_http_coinhunt_lock(&slot->lock);
-        b = ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
-                                     slot->player_len);
-        ngx_http_coinhunt_unlock(&slot->lock);
-
-        stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
-
-        ngx_http_coinhunt_lock(stripe);
-        ngx_http_coinhunt_lock(&slot->lock);
-
-        /* revived, reclaimed or reused meanwhile: look again */
-        if (slot->state != NGX_HTTP_COINHUNT_SLOT_RETIRED
-            || ngx_http_coinhunt_bucket(sh, slot->hunt, slot->player,
-                                        slot->player_len) != b)
-        {
-            ngx_http_coinhunt_unlock(&slot->lock);
-            ngx_http_coinhunt_unlock(stripe);
-            continue;
-        }
-
-        pd = sh->pending ? &sh->pending[index] : NULL;
-
-        ngx_http_coinhunt_lock(&sh->retired_lock);
-
-        if (pd && (pd->mark || pd->flushed != slot->score)) {
-
-            if (slot->retired.next) {
-                ngx_http_coinhunt_journal_begin();
-                r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
-                ngx_http_coinhunt_retired_unlink(sh, r, slot);
-                ngx_http_coinhunt_retired_link(sh, r, slot, index);
-                ngx_http_coinhunt_journal_done();
-            }
-
-            ngx_http_coinhunt_unlock(&sh->retired_lock);
-            ngx_http_coinhunt_unlock(&slot->lock);
-            ngx_http_coinhunt_unlock(stripe);
-            continue;
-        }
-
-        board = ngx_http_coinhunt_board_lock(sh, slot->hunt);
-
-        ngx_http_coinhunt_journal_begin();
-        k = ngx_http_coinhunt_journal_lock(stripe);
-        l = ngx_http_coinhunt_journal_lock(&slot->lock);
-        r = ngx_http_coinhunt_journal_lock(&sh->retired_lock);
-
-        ngx_http_coinhunt_retired_unlink(sh, r, slot);
-        ngx_http_coinhunt_unlink(sh, k, index, b);
-        ngx_http_coinhunt_journal_set(l, &slot->mac, 0);
-        ngx_http_coinhunt_journal_set(l, &slot->gen, slot->gen + 1);
-        ngx_http_coinhunt_journal_set(l, &slot->state,
-                                      NGX_HTTP_COINHUNT_SLOT_FREE);
-        ngx_http_coinhunt_journal_set(l, &j->alloc, index + 1);
-
-        ngx_http_coinhunt_journal_commit();
-        ngx_http_coinhunt_journal_apply(NGX_HTTP_COINHUNT_LOG_ALL);
-        ngx_http_coinhunt_board_member(sh, slot, index, 0);
-        ngx_http_coinhunt_journal_end();
-
-        if (board) {
-            ngx_http_coinhunt_unlock(board);
-        }
-
-        ngx_http_coinhunt_unlock(&sh->retired_lock);
-        ngx_http_coinhunt_unlock(&slot->lock);
-        ngx_http_coinhunt_unlock(stripe);
-
-        return index;
-    }
-
-    return (uint32_t) -1;
-}
-
-
-/* logs the append of a retired slot to the FIFO, both locked */
-static void
-ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
-    ngx_http_coinhunt_slot_t *slot, uint32_t index)
-{
-    uint32_t  tail, links[2];
-
-    tail = sh->retired_tail;
-    links[0] = tail;
-    links[1] = 0;
-
-    ngx_http_coinhunt_journal_put(tag, &slot->retired, links, sizeof(links));
-
-    if (tail) {
-        ngx_http_coinhunt_journal_set(tag,
-                    &ngx_http_coinhunt_slot(sh, tail - 1)->retired.next,
-                    index + 1);
-
-    } else {
-        ngx_http_coinhunt_journal_set(tag, &sh->retired_head, index + 1);
-    }
-
-    ngx_http_coinhunt_journal_set(tag, &sh->retired_tail, index + 1);
-}
-
-
-/* logs the removal of a slot, not the tail if a link follows, from the FIFO */
-static void
-ngx_http_coinhunt_retired_unlink(ngx_http_coinhunt_shctx_t *sh,
-    ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot)
-{
-    uint32_t  prev, next;
-
-    prev = slot->retired.prev;
-    next = slot->retired.next;
-
-    if (prev) {
-        ngx_http_coinhunt_journal_set(tag,
-                    &ngx_http_coinhunt_slot(sh, prev - 1)->retired.next,
-                    next);
-
-    } else {
-        ngx_http_coinhunt_journal_set(tag, &sh->retired_head, next);
-    }
-
-    if (next) {
-        ngx_http_coinhunt_journal_set(tag,
-                    &ngx_http_coinhunt_slot(sh, next - 1)->retired.prev,
-                    prev);
-
-    } else {
-        ngx_http_coinhunt_journal_set(tag, &sh->retired_tail, prev);
-    }
-}
-
-
-/* a slot a process took and did not place goes back to the free list */
-void
-ngx_http_coinhunt_slot_release(ngx_http_coinhunt_shctx_t *sh,
-    ngx_http_coinhunt_journal_t *owner)
-{
-    uint32_t                   index;
-    ngx_uint_t                 f;
-    ngx_http_coinhunt_slot_t  *slot;
-
-    ngx_http_coinhunt_lock(&sh->free_lock);
-
-    index = owner->alloc;
-
-    if (index) {
-        slot = ngx_http_coinhunt_slot(sh, index - 1);
-
-        ngx_http_coinhunt_journal_begin();
-        f = ngx_http_coinhunt_journal_lock(&sh->free_lock);
-
-        ngx_http_coinhunt_journal_set(f, &slot->next, sh->free_head);
-        ngx_http_coinhunt_journal_set(f, &sh->free_head, index);
-        ngx_http_coinhunt_journal_set(f, &owner->alloc, 0);
-
-        ngx_http_coinhunt_journal_done();
-    }
-
-    ngx_http_coinhunt_unlock(&sh->free_lock);
-}
 
 
 NGX_HTTP_COINHUNT_HOT
@@ -343,29 +72,6 @@ ngx_http_coinhunt_session_copy(ngx_http_coinhunt_shctx_t *sh,
 }
 
 
-static ngx_http_coinhunt_slot_t *
-ngx_http_coinhunt_lookup(ngx_http_coinhunt_shctx_t *sh, uint32_t b,
-    uint16_t hunt, ngx_str_t *player, uint32_t *index)
-{
-    uint32_t                   x;
-    ngx_http_coinhunt_slot_t  *slot;
-
-    for (x = sh->buckets[b]; x; x = slot->next) {
-        slot = ngx_http_coinhunt_slot(sh, x - 1);
-
-        if (slot->hunt == hunt
-            && slot->player_len == player->len
-            && ngx_memcmp(slot->player, player->data, player->len) == 0)
-        {
-            *index = x - 1;
-            return slot;
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
  * NGX_OK: "s" is the live session of (hunt, player), with a new generation.
  * NGX_DECLINED: none is live; s->score is the score of the retired one, if
@@ -380,7 +86,7 @@ ngx_http_coinhunt_session_find(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt,
     ngx_http_coinhunt_slot_t  *slot;
 
     b = ngx_http_coinhunt_bucket(sh, hunt, player->data, player->len);
-    stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
+    stripe = ngx_http_coinhunt_stripe(sh, b);
 
     rc = NGX_DECLINED;
 
@@ -505,7 +211,7 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
 
     j = ngx_http_coinhunt_journal;
     b = ngx_http_coinhunt_bucket(sh, s->hunt, s->player.data, s->player.len);
-    stripe = &sh->index_locks[b % NGX_HTTP_COINHUNT_INDEX_LOCKS];
+    stripe = ngx_http_coinhunt_stripe(sh, b);
     index = (uint32_t) -1;
 
     for ( ;; ) {
@@ -667,22 +373,69 @@ ngx_http_coinhunt_session_lock(ngx_http_coinhunt_shctx_t *sh, uint32_t index,
 }
 
 
-/* logs the removal of a slot from its index chain, the stripe locked */
-static void
-ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
-    uint32_t index, uint32_t b)
+/*
+ * A tap's commit, under the slot's lock: its outcome in absolute values in
+ * the journal's tap record, committed, then stored; a few dozen
+ * instructions more than the stores themselves.  "value" is the coin's,
+ * -1: none; "seq" 0 keeps the session's.
+ */
+NGX_HTTP_COINHUNT_HOT
+void
+ngx_http_coinhunt_session_tap(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
+    int64_t now, int64_t excess, int64_t seq, int64_t value)
 {
-    uint32_t                  *link;
-    ngx_http_coinhunt_slot_t  *s;
+    int64_t                       score;
+    uint32_t                      taps, coins, i;
+    ngx_http_coinhunt_journal_t  *j;
 
-    for (link = &sh->buckets[b]; *link; link = &s->next) {
-        s = ngx_http_coinhunt_slot(sh, *link - 1);
+    j = ngx_http_coinhunt_journal;
 
-        if (*link == index + 1) {
-            ngx_http_coinhunt_journal_set(tag, link, s->next);
-            return;
-        }
+    taps = slot->taps + 1;
+    coins = slot->coins;
+    score = slot->score;
+
+    if (value >= 0) {
+        coins++;
+        score += value;
     }
+
+    if (seq == 0) {
+        seq = slot->seq;
+    }
+
+    j->taps = taps;
+    j->coins = coins;
+    j->excess = (uint32_t) excess;
+    j->score = score;
+    j->last_tap_ms = now;
+    j->seq = seq;
+
+    /* a few doubles: a loop costs less than a call of memcpy */
+    for (i = 0; i < sh->nfields; i++) {
+        j->fields[i] = fields[i];
+    }
+
+    __atomic_store_n(&j->tap, index + 1, __ATOMIC_RELEASE);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+
+    slot->taps = taps;
+    slot->last_tap_ms = now;
+    slot->excess = (uint32_t) excess;
+    slot->seq = seq;
+
+    if (score != slot->score) {
+        /* the board lock nests in the slot lock, for a tree update */
+        ngx_http_coinhunt_board_score(sh, slot, score);
+    }
+
+    slot->coins = coins;
+
+    for (i = 0; i < sh->nfields; i++) {
+        ngx_http_coinhunt_slot_fields(slot)[i] = fields[i];
+    }
+
+    __atomic_store_n(&j->tap, 0, __ATOMIC_RELEASE);
 }
 
 

@@ -7,7 +7,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <math.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_parse.h"
 
 

@@ -6,7 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include "ngx_http_coinhunt_module.h"
+#include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_token.h"
 
 
@@ -266,3 +266,4 @@ ngx_http_coinhunt_token_verify(const u_char *key, ngx_http_coinhunt_token_t *t,
 
     return diff == 0 ? NGX_OK : NGX_DECLINED;
 }
+

@@ -31,6 +31,8 @@ void ngx_http_coinhunt_token_encode(const u_char *key, uint32_t slot,
     uint32_t gen, ngx_str_t *hunt, ngx_str_t *player, u_char *out);
 ngx_int_t ngx_http_coinhunt_token_decode(ngx_str_t *token,
     ngx_http_coinhunt_token_t *t);
+void ngx_http_coinhunt_token_key(ngx_str_t *secret, const u_char *zone_key,
+    u_char *key, uint64_t *mask);
 ngx_int_t ngx_http_coinhunt_token_verify(const u_char *key,
     ngx_http_coinhunt_token_t *t, ngx_str_t *hunt, ngx_str_t *player);
 

@@ -4,13 +4,12 @@
  */
 
 
-#ifndef _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_
-#define _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_
+#ifndef _NGX_HTTP_COINHUNT_BOARD_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_BOARD_H_INCLUDED_
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
 #include "ngx_http_coinhunt_zone.h"
 
 
@@ -36,6 +35,16 @@ typedef struct {
 } ngx_http_coinhunt_me_t;
 
 
+/* a read of a board: what is asked, and the answer */
+typedef struct {
+    ngx_str_t                      hunt;
+    ngx_uint_t                     top;        /* lines asked for */
+    ngx_uint_t                     n;          /* lines found */
+    ngx_http_coinhunt_entry_t     *entries;    /* "top" of them */
+    ngx_http_coinhunt_me_t         me;
+} ngx_http_coinhunt_board_read_t;
+
+
 uint32_t *ngx_http_coinhunt_board_lock(ngx_http_coinhunt_shctx_t *sh,
     uint16_t hunt);
 void ngx_http_coinhunt_board_member(ngx_http_coinhunt_shctx_t *sh,
@@ -46,11 +55,8 @@ void ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, int64_t score);
 void ngx_http_coinhunt_board_rebuild(ngx_http_coinhunt_shctx_t *sh,
     uint16_t h);
-
-ngx_int_t ngx_http_coinhunt_leaderboard_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_coinhunt_leaderboard_send(ngx_http_request_t *r,
-    ngx_str_t *hunt, ngx_http_coinhunt_entry_t *top, ngx_uint_t n,
-    ngx_http_coinhunt_me_t *me);
+void ngx_http_coinhunt_board_top(ngx_http_coinhunt_shctx_t *sh, uint16_t id,
+    ngx_http_coinhunt_board_read_t *b, uint32_t index);
 
 
-#endif /* _NGX_HTTP_COINHUNT_LEADERBOARD_H_INCLUDED_ */
+#endif /* _NGX_HTTP_COINHUNT_BOARD_H_INCLUDED_ */

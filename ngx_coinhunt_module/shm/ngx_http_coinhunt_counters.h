@@ -4,13 +4,12 @@
  */
 
 
-#ifndef _NGX_HTTP_COINHUNT_METRICS_H_INCLUDED_
-#define _NGX_HTTP_COINHUNT_METRICS_H_INCLUDED_
+#ifndef _NGX_HTTP_COINHUNT_COUNTERS_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_COUNTERS_H_INCLUDED_
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
-#include <ngx_http.h>
 
 
 #define NGX_HTTP_COINHUNT_WORKERS_MAX  64
@@ -45,8 +44,6 @@ typedef struct {
 
 
 ngx_http_coinhunt_counters_t *ngx_http_coinhunt_counters(void);
-void ngx_http_coinhunt_metrics_publish(void);
-ngx_int_t ngx_http_coinhunt_metrics_handler(ngx_http_request_t *r);
 
 
-#endif /* _NGX_HTTP_COINHUNT_METRICS_H_INCLUDED_ */
+#endif /* _NGX_HTTP_COINHUNT_COUNTERS_H_INCLUDED_ */

@@ -1,0 +1,26 @@
+
+/*
+ * Copyright (C) coinhunt developers
+ */
+
+
+#ifndef _NGX_HTTP_COINHUNT_AUTH_H_INCLUDED_
+#define _NGX_HTTP_COINHUNT_AUTH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_game.h"
+
+
+ngx_int_t ngx_http_coinhunt_auth_token(ngx_str_t *token,
+    ngx_http_coinhunt_token_t *t, ngx_log_t *log);
+ngx_http_coinhunt_slot_t *ngx_http_coinhunt_auth_lock(
+    ngx_http_coinhunt_main_conf_t *cmcf, ngx_http_coinhunt_token_t *t,
+    int64_t idle_before, const ngx_http_coinhunt_fail_t **fail,
+    ngx_log_t *log);
+
+
+#endif /* _NGX_HTTP_COINHUNT_AUTH_H_INCLUDED_ */
