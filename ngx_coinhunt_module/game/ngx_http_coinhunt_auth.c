@@ -14,31 +14,10 @@
 
 
 /*
- * A session token, from whatever transport: its words, then the slot it
- * names, locked, if the session is live and the token's MAC is its own.
+ * A session token, from whatever transport: its words (auth.h), then the
+ * slot it names, locked, if the session is live and the token's MAC is its
+ * own.
  */
-
-
-/*
- * The slot and generation a well-formed token names: NGX_OK, the slot's
- * lines asked for, since its lock follows; NGX_DECLINED: not a token
- * (ngx_http_coinhunt_fail(TOKEN)).
- */
-NGX_HTTP_COINHUNT_HOT
-ngx_int_t
-ngx_http_coinhunt_auth_token(ngx_str_t *token, ngx_http_coinhunt_token_t *t,
-    ngx_log_t *log)
-{
-    if (ngx_http_coinhunt_token_decode(token, t) != NGX_OK) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "coinhunt auth: \"%V\" is not a token", token);
-        return NGX_DECLINED;
-    }
-
-    ngx_http_coinhunt_session_prefetch(ngx_http_coinhunt_sh, t->slot);
-
-    return NGX_OK;
-}
 
 
 /*

@@ -69,9 +69,6 @@ ngx_http_coinhunt_lock(uint32_t *lock)
             return;
         }
 
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
-                       "coinhunt: lock held by %uD, yielding", holder);
-
         ngx_sched_yield();
     }
 }
