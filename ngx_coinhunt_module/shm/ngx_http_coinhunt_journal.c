@@ -206,6 +206,19 @@ ngx_http_coinhunt_journal_end(void)
 }
 
 
+/*
+ * Logs the append of "x" to the list of "head" and "tail" whose tail's link
+ * is "link" (NULL: the list is empty): the link, or the head, then the tail.
+ */
+void
+ngx_http_coinhunt_journal_append(ngx_uint_t tags, uint32_t *head,
+    uint32_t *tail, uint32_t *link, uint32_t x)
+{
+    ngx_http_coinhunt_journal_set(tags, link ? link : head, x);
+    ngx_http_coinhunt_journal_set(tags, tail, x);
+}
+
+
 /* a section that applies its stores at once: commit, apply, end */
 void
 ngx_http_coinhunt_journal_done(void)

@@ -36,6 +36,8 @@ void ngx_http_coinhunt_journal_begin(void);
 ngx_uint_t ngx_http_coinhunt_journal_lock(uint32_t *lock);
 void ngx_http_coinhunt_journal_put(ngx_uint_t tags, void *addr,
     const void *data, size_t len);
+void ngx_http_coinhunt_journal_append(ngx_uint_t tags, uint32_t *head,
+    uint32_t *tail, uint32_t *link, uint32_t x);
 void ngx_http_coinhunt_journal_commit(void);
 void ngx_http_coinhunt_journal_apply(ngx_uint_t tags);
 void ngx_http_coinhunt_journal_end(void);

@@ -43,24 +43,18 @@ static void
 ngx_http_coinhunt_dirty_push(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
     uint32_t index)
 {
-    uint32_t  link[2];
+    uint32_t  entry[2], *link;
 
     /* the pending entry's "next" and "mark" are adjacent: one store */
-    link[0] = 0;
-    link[1] = NGX_HTTP_COINHUNT_QUEUED;
-    ngx_http_coinhunt_journal_put(tag, &sh->pending[index].next, link,
-                                  sizeof(link));
+    entry[0] = 0;
+    entry[1] = NGX_HTTP_COINHUNT_QUEUED;
+    ngx_http_coinhunt_journal_put(tag, &sh->pending[index].next, entry,
+                                  sizeof(entry));
 
-    if (sh->dirty_tail) {
-        ngx_http_coinhunt_journal_set(tag,
-                                      &sh->pending[sh->dirty_tail - 1].next,
-                                      index + 1);
+    link = sh->dirty_tail ? &sh->pending[sh->dirty_tail - 1].next : NULL;
 
-    } else {
-        ngx_http_coinhunt_journal_set(tag, &sh->dirty_head, index + 1);
-    }
-
-    ngx_http_coinhunt_journal_set(tag, &sh->dirty_tail, index + 1);
+    ngx_http_coinhunt_journal_append(tag, &sh->dirty_head, &sh->dirty_tail,
+                                     link, index + 1);
 }
 
 

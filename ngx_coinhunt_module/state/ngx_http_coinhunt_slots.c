@@ -175,7 +175,7 @@ void
 ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
     ngx_http_coinhunt_slot_t *slot, uint32_t index)
 {
-    uint32_t  tail, links[2];
+    uint32_t  tail, links[2], *link;
 
     tail = sh->retired_tail;
     links[0] = tail;
@@ -183,16 +183,10 @@ ngx_http_coinhunt_retired_link(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
 
     ngx_http_coinhunt_journal_put(tag, &slot->retired, links, sizeof(links));
 
-    if (tail) {
-        ngx_http_coinhunt_journal_set(tag,
-                    &ngx_http_coinhunt_slot(sh, tail - 1)->retired.next,
-                    index + 1);
+    link = tail ? &ngx_http_coinhunt_slot(sh, tail - 1)->retired.next : NULL;
 
-    } else {
-        ngx_http_coinhunt_journal_set(tag, &sh->retired_head, index + 1);
-    }
-
-    ngx_http_coinhunt_journal_set(tag, &sh->retired_tail, index + 1);
+    ngx_http_coinhunt_journal_append(tag, &sh->retired_head,
+                                     &sh->retired_tail, link, index + 1);
 }
 
 
