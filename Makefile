@@ -65,7 +65,7 @@ NGX_CC_OPT := -g -O2 -fstack-protector-strong -Wformat \
 	-Werror=format-security -fPIC -Wdate-time -D_FORTIFY_SOURCE=2 $(SAN_OPT)
 NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_OPT)
 
-SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch])
+SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.[ch])
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
 	test-libc-heap test-browser bench fuzz install uninstall clean FORCE

@@ -5,10 +5,14 @@ CLANG ?= clang-14
 TREE ?= $(BUILD)/nginx-src-$(ALLOCATOR)
 FUZZ_DIR := $(BUILD)/fuzz
 SRC := ngx_coinhunt_module
+# the module's layers (README.md, "Source map"): a file is found by its name
+LAYERS := $(wildcard $(SRC)/*/)
+vpath ngx_http_coinhunt_%.c $(LAYERS)
 
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=all \
-	-I fuzz -I $(SRC) -I $(OBJS) -I /usr/include/luajit-2.1 \
+	-I fuzz -I $(SRC) $(addprefix -I ,$(LAYERS)) -I $(OBJS) \
+	-I /usr/include/luajit-2.1 \
 	$(addprefix -I $(TREE)/src/,core event event/modules os/unix http \
 	  http/modules http/v2)
 
@@ -25,11 +29,11 @@ rules_LIBS := -lluajit-5.1 -lm
 .PHONY: all
 all: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
-$(FUZZ_DIR)/obj/%.o: $(SRC)/ngx_http_coinhunt_%.c $(wildcard $(SRC)/*.h)
+$(FUZZ_DIR)/obj/%.o: ngx_http_coinhunt_%.c $(wildcard $(SRC)/*.h $(SRC)/*/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_DIR)/obj/fuzz-%.o: fuzz/%.c fuzz/ngx_fuzz.h $(wildcard $(SRC)/*.h)
+$(FUZZ_DIR)/obj/fuzz-%.o: fuzz/%.c fuzz/ngx_fuzz.h $(wildcard $(SRC)/*.h $(SRC)/*/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

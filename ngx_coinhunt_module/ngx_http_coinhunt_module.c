@@ -7,21 +7,30 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
-#include <ngx_sha1.h>
 #include "ngx_http_coinhunt_module.h"
 #include "ngx_http_coinhunt_alloc.h"
+#include "ngx_http_coinhunt_token.h"
 #include "ngx_http_coinhunt_zone.h"
-#include "ngx_http_coinhunt_journal.h"
-#include "ngx_http_coinhunt_http.h"
+#include "ngx_http_coinhunt_counters.h"
+#include "ngx_http_coinhunt_recovery.h"
 #include "ngx_http_coinhunt_lua.h"
-#include "ngx_http_coinhunt_session.h"
-#include "ngx_http_coinhunt_tap.h"
-#include "ngx_http_coinhunt_metrics.h"
-#include "ngx_http_coinhunt_leaderboard.h"
 #include "ngx_http_coinhunt_redis.h"
+#include "ngx_http_coinhunt_redis_flush.h"
+#include "ngx_http_coinhunt_redis_read.h"
+#include "ngx_http_coinhunt_worker.h"
+#include "ngx_http_coinhunt_http.h"
+#include "ngx_http_coinhunt_reply.h"
+#include "ngx_http_coinhunt_variables.h"
+#include "ngx_http_coinhunt_endpoints.h"
 
 
-#define NGX_HTTP_COINHUNT_SWEEP_EVERY  250      /* ms */
+/*
+ * The module: its directives, the endpoint table that "coinhunt NAME"
+ * picks a row of, and the wiring of the layers at a worker's start (the
+ * source map is in README.md).
+ */
+
+
 #define NGX_HTTP_COINHUNT_ZONE_MIN     (512 * 1024)
 
 
@@ -47,9 +56,6 @@ static char *ngx_http_coinhunt_check_ttl(ngx_conf_t *cf, void *post,
     void *data);
 static ngx_int_t ngx_http_coinhunt_init_process(ngx_cycle_t *cycle);
 static void ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle);
-static void ngx_http_coinhunt_sweep_handler(ngx_event_t *ev);
-static void ngx_http_coinhunt_expired(void *data,
-    ngx_http_coinhunt_session_t *s);
 
 
 static ngx_conf_post_t  ngx_http_coinhunt_ttl_post = {
@@ -162,48 +168,55 @@ ngx_module_t  ngx_http_coinhunt_module = {
 };
 
 
-static ngx_str_t  ngx_http_coinhunt_actions[] = {
-    ngx_null_string,
-    ngx_string("session"),
-    ngx_string("tap"),
-    ngx_string("leaderboard"),
-    ngx_string("end"),
-    ngx_string("metrics"),
-    ngx_null_string
+/* what "coinhunt NAME" serves; "body": a form body may carry parameters */
+static const ngx_http_coinhunt_endpoint_t  ngx_http_coinhunt_endpoints[] = {
+
+    { ngx_string("session"), NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_coinhunt_http_session, 1, 0 },
+
+    { ngx_string("tap"), NGX_HTTP_POST, ngx_string("POST"),
+      ngx_http_coinhunt_http_tap, 1, 1 },
+
+    { ngx_string("leaderboard"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_http_coinhunt_http_leaderboard, 1, 0 },
+
+    { ngx_string("end"), NGX_HTTP_POST|NGX_HTTP_DELETE,
+      ngx_string("POST, DELETE"), ngx_http_coinhunt_http_end, 1, 0 },
+
+    { ngx_string("metrics"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_http_coinhunt_http_metrics, 0, 0 },
+
+    { ngx_null_string, 0, ngx_null_string, NULL, 0, 0 }
 };
 
 
-static ngx_event_t  ngx_http_coinhunt_sweep_event;
-
-
+/* the location's endpoint: its methods, then its parameters, then it */
 NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_handler(ngx_http_request_t *r)
 {
-    ngx_http_coinhunt_loc_conf_t  *clcf;
+    ngx_http_coinhunt_loc_conf_t        *clcf;
+    const ngx_http_coinhunt_endpoint_t  *ep;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_coinhunt_module);
+    ep = clcf->endpoint;
 
-    switch (clcf->action) {
+    if (!(r->method & ep->methods)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "coinhunt %V: method not allowed", &ep->name);
 
-    case NGX_HTTP_COINHUNT_SESSION:
-        return ngx_http_coinhunt_session_handler(r);
+        return ngx_http_coinhunt_not_allowed(r, (ngx_str_t *) &ep->allow);
+    }
 
-    case NGX_HTTP_COINHUNT_TAP:
-        return ngx_http_coinhunt_tap_handler(r);
+    if (ep->body) {
+        return ngx_http_coinhunt_with_params(r, ep->handler);
+    }
 
-    case NGX_HTTP_COINHUNT_LEADERBOARD:
-        return ngx_http_coinhunt_leaderboard_handler(r);
-
-    case NGX_HTTP_COINHUNT_END:
-        return ngx_http_coinhunt_end_handler(r);
-
-    case NGX_HTTP_COINHUNT_METRICS:
-        return ngx_http_coinhunt_metrics_handler(r);
-
-    default:
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    return ep->handler(r);
 }
 
 
@@ -226,6 +239,9 @@ ngx_http_coinhunt_create_main_conf(ngx_conf_t *cf)
      *     cmcf->max_fields = 0;
      *     cmcf->redis = NULL;
      */
+
+    /* the HTTP side finds its configuration and context by this index */
+    ngx_http_coinhunt_http_index = ngx_http_coinhunt_module.ctx_index;
 
     cmcf->cycle = cf->cycle;
     cmcf->session_ttl = NGX_CONF_UNSET_MSEC;
@@ -267,7 +283,7 @@ ngx_http_coinhunt_create_loc_conf(ngx_conf_t *cf)
     /*
      * set by ngx_pcalloc():
      *
-     *     clcf->action = NGX_HTTP_COINHUNT_NONE;
+     *     clcf->endpoint = NULL;
      */
 
     clcf->rules = NGX_CONF_UNSET_PTR;
@@ -290,7 +306,7 @@ ngx_http_coinhunt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->tap_rate, prev->tap_rate, 0);
     ngx_conf_merge_uint_value(conf->tap_burst, prev->tap_burst, 0);
 
-    if (conf->action == NGX_HTTP_COINHUNT_NONE) {
+    if (conf->endpoint == NULL) {
         return NGX_CONF_OK;
     }
 
@@ -300,16 +316,15 @@ ngx_http_coinhunt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"coinhunt %V\" in %V:%ui needs \"coinhunt_zone\" "
                       "in the http block",
-                      &ngx_http_coinhunt_actions[conf->action],
-                      &conf->file, conf->line);
+                      &conf->endpoint->name, &conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
-    if (conf->action == NGX_HTTP_COINHUNT_TAP && conf->rules == NULL) {
+    if (conf->endpoint->rules && conf->rules == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"coinhunt tap\" in %V:%ui needs \"coinhunt_rules\" "
+                      "\"coinhunt %V\" in %V:%ui needs \"coinhunt_rules\" "
                       "in its location, server or http block",
-                      &conf->file, conf->line);
+                      &conf->endpoint->name, &conf->file, conf->line);
         return NGX_CONF_ERROR;
     }
 
@@ -611,26 +626,25 @@ ngx_http_coinhunt_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_coinhunt_loc_conf_t *clcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_uint_t                 i;
-    ngx_http_core_loc_conf_t  *core;
+    ngx_str_t                           *value;
+    ngx_http_core_loc_conf_t            *core;
+    const ngx_http_coinhunt_endpoint_t  *ep;
 
-    if (clcf->action != NGX_HTTP_COINHUNT_NONE) {
+    if (clcf->endpoint) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    for (i = 1; ngx_http_coinhunt_actions[i].len; i++) {
-        if (ngx_http_coinhunt_actions[i].len == value[1].len
-            && ngx_strcmp(ngx_http_coinhunt_actions[i].data, value[1].data)
-               == 0)
+    for (ep = ngx_http_coinhunt_endpoints; ep->name.len; ep++) {
+        if (ep->name.len == value[1].len
+            && ngx_strcmp(ep->name.data, value[1].data) == 0)
         {
             break;
         }
     }
 
-    if (ngx_http_coinhunt_actions[i].len == 0) {
+    if (ep->name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"coinhunt\" directive unknown action \"%V\": "
                            "session, tap, leaderboard, end or metrics "
@@ -638,7 +652,7 @@ ngx_http_coinhunt_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    clcf->action = i;
+    clcf->endpoint = ep;
     clcf->file = cf->conf_file->file.name;
     clcf->line = cf->conf_file->line;
 
@@ -662,11 +676,10 @@ ngx_http_coinhunt_check_ttl(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* a worker's start: each layer's, from the bottom up, and their hooks */
 static ngx_int_t
 ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
 {
-    u_char                          digest[20];
-    ngx_sha1_t                      sha1;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
     cmcf = ngx_http_cycle_get_module_main_conf(cycle,
@@ -682,24 +695,11 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
     ngx_http_coinhunt_sh = cmcf->shm_zone->data;
 
     /* a configured secret replaces the zone's random key */
-    if (cmcf->secret.len) {
-        ngx_sha1_init(&sha1);
-        ngx_sha1_update(&sha1, "coinhunt token key:", 19);
-        ngx_sha1_update(&sha1, cmcf->secret.data, cmcf->secret.len);
-        ngx_sha1_final(digest, &sha1);
-
-        ngx_memcpy(cmcf->key, digest, NGX_HTTP_COINHUNT_KEY_LEN);
-
-    } else {
-        ngx_memcpy(cmcf->key, ngx_http_coinhunt_sh->key,
-                   NGX_HTTP_COINHUNT_KEY_LEN);
-    }
-
-    cmcf->key_mask = ngx_http_coinhunt_siphash(cmcf->key,
-                                               (u_char *) "kept MAC", 8);
+    ngx_http_coinhunt_token_key(&cmcf->secret, ngx_http_coinhunt_sh->key,
+                                cmcf->key, &cmcf->key_mask);
 
     /* before any lock: what killed workers left half-done is finished */
-    if (ngx_http_coinhunt_journal_init(cycle->log) != NGX_OK) {
+    if (ngx_http_coinhunt_recovery_init(cycle->log) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -711,21 +711,19 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    if (cmcf->redis
-        && ngx_http_coinhunt_redis_init_process(cycle, cmcf) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (cmcf->redis) {
+        if (ngx_http_coinhunt_redis_flush_init(cycle, cmcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_coinhunt_redis_read_init(cmcf);
+
+        if (ngx_http_coinhunt_redis_init_process(cycle, cmcf) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
-    ngx_http_coinhunt_metrics_publish();
-
-    ngx_http_coinhunt_sweep_event.handler = ngx_http_coinhunt_sweep_handler;
-    ngx_http_coinhunt_sweep_event.log = cycle->log;
-    ngx_http_coinhunt_sweep_event.data = cmcf;
-    ngx_http_coinhunt_sweep_event.cancelable = 1;
-
-    ngx_add_timer(&ngx_http_coinhunt_sweep_event,
-                  NGX_HTTP_COINHUNT_SWEEP_EVERY);
+    ngx_http_coinhunt_worker_init(cycle, cmcf);
 
     return NGX_OK;
 }
@@ -734,7 +732,8 @@ ngx_http_coinhunt_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_coinhunt_counters_t  *row;
+    ngx_http_coinhunt_counters_t   *row;
+    ngx_http_coinhunt_main_conf_t  *cmcf;
 
     if (ngx_http_coinhunt_sh == NULL || ngx_process == NGX_PROCESS_HELPER) {
         return;
@@ -746,48 +745,17 @@ ngx_http_coinhunt_exit_process(ngx_cycle_t *cycle)
         row->pid = 0;
     }
 
-    ngx_http_coinhunt_redis_exit_process();
+    cmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_coinhunt_module);
+
+    /* the connection first: its callbacks requeue a batch in flight */
+    if (cmcf && cmcf->redis) {
+        ngx_http_coinhunt_redis_exit_process();
+        ngx_http_coinhunt_redis_read_exit();
+        ngx_http_coinhunt_redis_flush_exit();
+    }
+
     ngx_http_coinhunt_lua_done();
     ngx_http_coinhunt_alloc_done();
-    ngx_http_coinhunt_journal_exit();
-}
-
-
-/*
- * Each tick examines a share of the slots sized so that the workers together
- * pass over the whole table within half a TTL: no stop-the-world scan.
- */
-static void
-ngx_http_coinhunt_sweep_handler(ngx_event_t *ev)
-{
-    ngx_uint_t                      count;
-    ngx_http_coinhunt_shctx_t      *sh;
-    ngx_http_coinhunt_main_conf_t  *cmcf;
-
-    cmcf = ev->data;
-    sh = ngx_http_coinhunt_sh;
-
-    count = (ngx_uint_t) ((uint64_t) sh->capacity
-                          * NGX_HTTP_COINHUNT_SWEEP_EVERY * 2
-                          / cmcf->session_ttl) + 1024;
-
-    ngx_http_coinhunt_sweep(sh, count,
-                            ngx_http_coinhunt_now_ms()
-                            - (int64_t) cmcf->session_ttl,
-                            ngx_http_coinhunt_expired, cmcf);
-
-    ngx_http_coinhunt_journal_sweep();
-
-    ngx_http_coinhunt_metrics_publish();
-
-    if (!ngx_exiting) {
-        ngx_add_timer(ev, NGX_HTTP_COINHUNT_SWEEP_EVERY);
-    }
-}
-
-
-static void
-ngx_http_coinhunt_expired(void *data, ngx_http_coinhunt_session_t *s)
-{
-    ngx_http_coinhunt_lua_on_expire(data, s, ngx_cycle->log);
+    ngx_http_coinhunt_recovery_exit();
 }

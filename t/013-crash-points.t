@@ -27,15 +27,15 @@ plan skip_all => 'gdb cannot stop a worker that runs under valgrind'
 my $APPLY = ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
              qr/ngx_memcpy\(e->addr/];
 my %where = (
-    tap_coins => ['ngx_http_coinhunt_journal.h',
-                  qr/^ngx_http_coinhunt_journal_tap\(/,
+    tap_coins => ['ngx_http_coinhunt_store.c',
+                  qr/^ngx_http_coinhunt_session_tap\(/,
                   qr/ngx_http_coinhunt_board_score\(/,
                   qr/slot->coins = coins;/],
-    board_move => ['ngx_http_coinhunt_leaderboard.c',
-                   qr/^ngx_http_coinhunt_board_moved\(/,
+    board_move => ['ngx_http_coinhunt_tree.c',
+                   qr/^ngx_http_coinhunt_tree_moved\(/,
                    qr/ngx_http_coinhunt_tree_remove\(/,
                    qr/ngx_http_coinhunt_tree_insert\(/],
-    rotation => ['ngx_http_coinhunt_leaderboard.c',
+    rotation => ['ngx_http_coinhunt_tree.c',
                  qr/^ngx_http_coinhunt_rotate_up\(/, qr/np->parent = x;/],
     # a slot taken from the free ones, the index locked, nothing written
     join_taken => ['ngx_http_coinhunt_store.c',
@@ -55,7 +55,7 @@ my %where = (
     retire => [@$APPLY, { ignore => 2 }],
     # the slot's own links set, its predecessor's and the tail not
     retired_fifo => [@$APPLY, { ignore => 4 }],
-    reclaim => ['ngx_http_coinhunt_store.c',
+    reclaim => ['ngx_http_coinhunt_slots.c',
                 qr/^ngx_http_coinhunt_slot_reclaim\(/,
                 qr/ngx_http_coinhunt_board_member\(/],
 );

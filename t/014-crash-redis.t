@@ -29,17 +29,17 @@ sub applying {
 
 my %where = (
     # the tap's slot marked queued, not yet linked to the list
-    queue => applying('ngx_http_coinhunt_redis_dirty', 1),
+    queue => applying('ngx_http_coinhunt_pending_dirty', 1),
     # the second slot of a batch being marked, the list locked
-    marking => ['ngx_http_coinhunt_redis_flush.c',
-                qr/^ngx_http_coinhunt_flush_start\(/,
-                qr/f\[n\]\.index = x - 1;/, { ignore => 1 }],
+    marking => ['ngx_http_coinhunt_pending.c',
+                qr/^ngx_http_coinhunt_pending_take\(/,
+                qr/batch\[n\]\.index = x - 1;/, { ignore => 1 }],
     # the batch off the list, being sent, no lock held (the lines after the
     # batch's loop stand twice in the code: a function is safer)
     in_flight => ['ngx_http_coinhunt_redis_send',
-                  { if => '$_any_caller_is("ngx_http_coinhunt_flush_start", 2)' }],
+                  { if => '$_any_caller_is("ngx_http_coinhunt_flush_start", 3)' }],
     # a written slot settled halfway: Redis's score noted, the mark not
-    settling => applying('ngx_http_coinhunt_flush_done', 1),
+    settling => applying('ngx_http_coinhunt_pending_settle', 1),
 );
 
 my $redis = CoinhuntRedis->start;

@@ -39,7 +39,9 @@ my $SRC = dirname(__FILE__) . '/../../ngx_coinhunt_module';
 
 sub source_line {
     my ($file, @patterns) = @_;
-    open my $fh, '<', "$SRC/$file" or die "$SRC/$file: $!";
+    # the file in its layer's folder: basenames are unique in the module
+    my ($path) = grep { -f } map { "$_/$file" } $SRC, glob "$SRC/*";
+    open my $fh, '<', $path // "$SRC/$file" or die "$SRC/*/$file: $!";
     my $want = shift @patterns;
     while (my $line = <$fh>) {
         next unless $line =~ $want;
