@@ -147,26 +147,29 @@ run: run-deps build
 # ASan+UBSan, the runtimes preloaded into nginx, any report fails the test),
 # "valgrind" (the libc build under valgrind).  Plain "make test" (CI) runs
 # jemalloc and asan; ALLOCATOR=, SANITIZE=1 or VALGRIND=1 run one pass.
+# tools/layers checks the build's objects first (DESIGN.md's layers).
 # prove uses the real Test::Nginx when it is installed, else t/compat (always
 # for asan and valgrind: only t/compat checks their reports).
 test: deps $(if $(filter valgrind,$(TEST_PASSES)),valgrind-deps)
 	@set -e; for p in $(TEST_PASSES); do \
 	  case $$p in \
-	    asan) args=SANITIZE=1 a=libc so=$(BUILD)/asan \
+	    asan) args=SANITIZE=1 a=libc so=$(BUILD)/asan v=asan \
 	      env="TEST_NGINX_SANITIZE='$(strip $(SAN_RUNTIME))'" ;; \
-	    valgrind) args=ALLOCATOR=libc a=libc so=$(BUILD)/libc \
+	    valgrind) args=ALLOCATOR=libc a=libc so=$(BUILD)/libc v=libc \
 	      env="TEST_NGINX_USE_VALGRIND=$${TEST_NGINX_USE_VALGRIND:-1}" ;; \
-	    *) args=ALLOCATOR=$$p a=$$p env= \
+	    *) args=ALLOCATOR=$$p a=$$p env= v=$$p \
 	      so=$(BUILD)$$([ $$p = jemalloc ] || echo /$$p) ;; \
 	  esac; \
 	  $(MAKE) -s build $$args; \
+	  ./tools/layers ngx_coinhunt_module $(BUILD)/objs-$$v; \
 	  so=$$so/ngx_http_coinhunt_module.so; \
 	  echo "== the suite, $$p pass ($$so)"; \
 	  inc=; [ -z "$$env" ] && perl -c -MTest::Nginx::Socket -e1 \
 	    >/dev/null 2>&1 || inc="-I t/compat"; \
 	  port=$${TEST_NGINX_PORT:-$$(perl -MIO::Socket::INET -e 'print \
 	    IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1")->sockport')}; \
-	  eval env MAKEFLAGS= ALLOCATOR=$$a $$env TEST_NGINX_BINARY=$(NGINX) \
+	  eval env MAKEFLAGS= ALLOCATOR=$$a $$env TEST_COINHUNT_VARIANT=$$v \
+	    TEST_NGINX_BINARY=$(NGINX) \
 	    TEST_NGINX_LOAD_MODULES=$$so TEST_NGINX_PORT=$$port \
 	    TEST_NGINX_SERVROOT=$(CURDIR)/t/servroot-$$p prove $$inc -r t/; \
 	done
