@@ -1,0 +1,230 @@
+-- What a rules file runs in, as lua_sandbox.c makes it: the module's own
+-- sandbox (prelude.lua, the same text), the "coinhunt" table (random,
+-- now_ms, log), the budget of a call, the load and checks of a rules file,
+-- and the check of what on_tap returns -- with the module's messages.
+--
+-- A "host" is what a call runs for (a hunt of coinhunt/hunt.lua): it has
+-- rng (coinhunt/rng.lua's state), now_ms and emit(level, text), its log.
+
+local rng = require "coinhunt.rng"
+
+local sandbox = {}
+
+sandbox.BUDGET_MS = 20
+sandbox.STOP = "the rule ran over its budget of 20 ms of CPU"
+sandbox.COIN_MAX = 1000000000
+sandbox.KIND_MAX = 32
+sandbox.FIELDS_MAX = 8
+
+-- the session's own names: no rules file may declare them as fields
+sandbox.CORE = { score = true, taps = true, coins = true, last_tap_ms = true,
+                 created_ms = true, player = true, hunt = true }
+
+-- rules run in the interpreter, as in nginx, so that hooks see every call
+jit.off()
+
+local host              -- the host of the running load or call
+local started           -- os.clock() when the running call began
+local busy = false      -- in the kit's own step that C does at once
+local tostring = tostring
+
+local function current()
+  return host or error("coinhunt: called outside a rule's call", 2)
+end
+
+-- luaL_checknumber's complaint: the name the caller used, "method" calls
+-- counting self, and the caller's line (none when C called it)
+local function checknumber(narg, v)
+  if type(v) == "number" then return v end
+  local n = type(v) == "string" and tonumber(v)
+  if n then return n end
+  local info = debug.getinfo(2, "n")
+  local name = info and info.name or "?"
+  local msg = "number expected, got " .. type(v)
+  if info and info.namewhat == "method" then
+    narg = narg - 1
+    if narg == 0 then
+      error("calling '" .. name .. "' on bad self (" .. msg .. ")", 3)
+    end
+  end
+  error("bad argument #" .. narg .. " to '" .. name .. "' (" .. msg .. ")",
+        3)
+end
+
+-- the dice are rolled before the arguments are looked at, as in C
+local function random(...)
+  local h = current()
+  busy = true
+  local r = rng.uniform(h.rng)
+  busy = false
+  local nargs, m, n = select("#", ...), 1, nil
+  if nargs == 0 then return r end
+  if nargs == 1 then
+    n = checknumber(1, (...))
+  else
+    m = checknumber(1, (...))
+    n = checknumber(2, (select(2, ...)))
+  end
+  local finite = m == m and n == n and math.abs(m) ~= math.huge
+                 and math.abs(n) ~= math.huge
+  if not finite or m > n or n - m > 9007199254740991 then
+    error("coinhunt.random: empty or too wide interval", 2)
+  end
+  local k = r * (n - m + 1)
+  return m + (k >= 0 and math.floor(k) or math.ceil(k))
+end
+
+local function now_ms()
+  return current().now_ms
+end
+
+-- each argument through the VM's own tostring, joined, cut at 2048 bytes
+local function log(...)
+  local h = current()
+  local parts = {}
+  for i = 1, select("#", ...) do
+    parts[i] = tostring((select(i, ...)))
+  end
+  busy = true
+  h.emit("notice", "coinhunt rules: " .. table.concat(parts):sub(1, 2048))
+  busy = false
+end
+
+-- one table for every rules file, as in a worker's VM
+sandbox.coinhunt = { random = random, now_ms = now_ms, log = log }
+
+local make_env
+
+local function env()
+  if not make_env then
+    local path = assert(package.searchpath("coinhunt.prelude", package.path))
+    local f = assert(io.open(path, "rb"))
+    local text = f:read("*a")
+    f:close()
+    make_env = assert(loadstring(text, "=coinhunt"))(sandbox.coinhunt,
+                                                     sandbox.STOP)
+  end
+  return make_env()
+end
+
+-- the count hook; a C function of the module is not cut in its middle,
+-- nor is the kit's Lua that stands for one (the dice must stay whole)
+local function budget()
+  if not busy and os.clock() - started >= sandbox.BUDGET_MS / 1000 then
+    error(sandbox.STOP, 0)
+  end
+end
+
+-- what lua_tostring() makes of an error value
+local function message(e)
+  if type(e) == "string" or type(e) == "number" then return tostring(e) end
+  return "(the error value is not a string)"
+end
+
+-- calls fn(...) for host h under the budget, with the traceback as the
+-- message handler: true and fn's first result, or false and the message
+function sandbox.call(h, fn, ...)
+  local outer, outer_started = host, started
+  host, started = h, os.clock()
+  debug.sethook(budget, "", 1000)
+  local ok, result = xpcall(fn, debug.traceback, ...)
+  debug.sethook()
+  host, started = outer, outer_started
+  if outer then debug.sethook(budget, "", 1000) end
+  if not ok then return false, message(result) end
+  return true, result
+end
+
+local function identifier(name)
+  return type(name) == "string" and #name <= 32
+         and name:match("^[_a-zA-Z][_a-zA-Z0-9]*$") ~= nil
+end
+
+local function check(t)
+  if type(t) ~= "table" then return "does not return a table" end
+  if type(rawget(t, "on_tap")) ~= "function" then
+    return "returns a table without an on_tap function"
+  end
+  for _, hook in ipairs({ "on_join", "on_expire" }) do
+    local f = rawget(t, hook)
+    if f ~= nil and type(f) ~= "function" then
+      return "has an " .. hook .. " that is not a function"
+    end
+  end
+  local fields = rawget(t, "fields")
+  if fields == nil then return nil, {} end
+  if type(fields) ~= "table" or #fields > sandbox.FIELDS_MAX then
+    return "has \"fields\" that is not a list of at most 8 names"
+  end
+  local names, seen = {}, {}
+  for i = 1, #fields do
+    local name = rawget(fields, i)
+    if not identifier(name) then
+      return "has a field name that is not an identifier of at most 32 "
+             .. "characters"
+    end
+    if sandbox.CORE[name] then
+      return "declares a field with the name of a core field"
+    end
+    if seen[name] then return "declares a field twice" end
+    seen[name], names[i] = true, name
+  end
+  return nil, names
+end
+
+-- loads a rules file's source as nginx does (its top level under the
+-- budget); returns its hooks and fields, or nil and the module's message
+function sandbox.load(h, path, source)
+  local chunk, err = loadstring(source, "@" .. path)
+  if not chunk then return nil, err end
+  setfenv(chunk, env())
+  local ok, t = sandbox.call(h, chunk)
+  if not ok then return nil, t end
+  local msg, fields = check(t)
+  if msg then return nil, path .. ": the rules module " .. msg end
+  return { on_tap = rawget(t, "on_tap"), on_join = rawget(t, "on_join"),
+           on_expire = rawget(t, "on_expire"), fields = fields }
+end
+
+local function valid_kind(kind)
+  return kind:match("^[A-Za-z0-9_.-]+$") ~= nil
+end
+
+-- what on_tap returned: a coin {value, kind}, nil for none, or nil and
+-- the complaint ("on_tap " .. complaint is what the module logs)
+function sandbox.coin(v)
+  local value, kind
+  local t = type(v)
+  if v == nil or v == false then return nil end
+  if v == true then return nil, "returned true, not a coin table or nil" end
+  if t == "number" then
+    value = v
+  elseif t == "table" then
+    value = rawget(v, "value")
+    if type(value) ~= "number" then
+      return nil, "returned a coin whose value is not a number"
+    end
+    kind = rawget(v, "kind")
+    if kind ~= nil and type(kind) ~= "string" then
+      return nil, "returned a coin whose kind is not a string"
+    end
+  else
+    return nil, "returned neither a coin table, a number nor nil"
+  end
+  if not (value >= 0 and value <= sandbox.COIN_MAX)
+     or value ~= math.floor(value) then
+    return nil, "returned a coin value that is not an integer from 0 to "
+                .. "1000000000"
+  end
+  kind = kind or "coin"
+  if #kind == 0 or #kind > sandbox.KIND_MAX then
+    return nil, "returned a coin kind that is empty or over 32 bytes"
+  end
+  if not valid_kind(kind) then
+    return nil, "returned a coin kind with characters other than "
+                .. "A-Z a-z 0-9 _ - ."
+  end
+  return { value = value + 0, kind = kind }
+end
+
+return sandbox
