@@ -59,7 +59,7 @@ end
 local ACTIONS = {}
 
 function ACTIONS.join(h, step, handles)
-  local answer = h:join(step.join, { hunt = value(step.hunt) })
+  local answer = h:join(value(step.join), { hunt = value(step.hunt) })
   if answer.session then handles[step.as or step.join] = answer end
   return answer
 end

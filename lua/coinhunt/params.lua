@@ -34,7 +34,7 @@ local function parse_int(text, min, max)
   end
   local n = 0
   for i = 1, #digits do
-    n = n * 10 + digits:byte(i) - 48
+    n = n * 10 + (digits:byte(i) - 48)
   end
   -- past 2^53 a double is not exact, but it stays past every bound the
   -- module asks for (seq, top: within 2^53), as the exact number would

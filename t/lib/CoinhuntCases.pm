@@ -26,8 +26,9 @@ my $JSON = JSON::PP->new->canonical->allow_nonref;
 
 # the secret and the locations the nginx side serves a case with
 my $SECRET = 'coinhunt-cases-secret-0001';
-# the sweeper looks every 250 ms: an advance waits this much longer
-my $SWEEP_WAIT = 0.3;
+# the sweeper looks every 250 ms: after an advance that expects log lines
+# (on_expire's), they are waited for this long at most
+my $SWEEP_WAIT = 2;
 
 sub files { return sort glob 't/cases/*.json' }
 
@@ -198,10 +199,13 @@ my %ACTIONS = (
                        token($s, $t, $s->{leaderboard}));
     },
     advance => sub {
-        my ($n, $s) = @_;
+        my ($n, $s, $t, $seen) = @_;
         my ($v, $unit) = $s->{advance} =~ /^(\d+)(ms|s)$/
             or die "the nginx side advances ms or s only: $s->{advance}\n";
-        sleep($v / ($unit eq 'ms' ? 1000 : 1) + $SWEEP_WAIT);
+        sleep($v / ($unit eq 'ms' ? 1000 : 1));
+        my $lines = @{ $s->{log} // [] };
+        Coinhunt::wait_for($SWEEP_WAIT,
+                           sub { @{ (log_lines($n, $seen))[0] } >= $lines });
         return undef;
     },
     metrics => sub { metrics($_[0]) },
@@ -242,7 +246,7 @@ sub nginx_run {
     my (%tokens, @steps);
     my (undef, $seen) = log_lines($n, 0);
     for my $step (@{ $case->{steps} }) {
-        my $answer = $ACTIONS{ action($step) }->($n, $step, \%tokens);
+        my $answer = $ACTIONS{ action($step) }->($n, $step, \%tokens, $seen);
         my $log;
         ($log, $seen) = log_lines($n, $seen);
         push @steps, { answer => $answer, log => $log };
