@@ -6,8 +6,8 @@
 --   T.eq(hunt:tap(s, { seq = 1 }).status, 200)
 --
 -- T.load serves a rules file as nginx would (coinhunt/hunt.lua); the
--- checks count and report failures at the test's line, with what the
--- rules wrote to the error log since the check before.
+-- checks count and report failures at the test's line, with the last
+-- lines the rules wrote to the error log that no failure showed yet.
 
 local hunt = require "coinhunt.hunt"
 
@@ -37,15 +37,20 @@ local function say(fmt, ...)
   run.out:write(string.format(fmt, ...), "\n")
 end
 
--- what the hunts logged since the last check, shown under a failure
-local function new_log(show)
+-- what the hunts logged that no failure showed yet: the last few lines
+local SHOWN_MAX = 3
+
+local function show_log()
   for _, h in ipairs(run.hunts) do
     local entries = h:log()
-    for i = (h.kit_seen or 0) + 1, #entries do
-      if show then
-        say("    %s logged [%s] %s", h.path, entries[i].level,
-            shown(entries[i].text))
-      end
+    local from = math.max((h.kit_seen or 0) + 1, #entries - SHOWN_MAX + 1)
+    if from > (h.kit_seen or 0) + 1 then
+      say("    (%s logged %d line(s) before these)", h.path,
+          from - (h.kit_seen or 0) - 1)
+    end
+    for i = from, #entries do
+      say("    %s logged [%s] %s", h.path, entries[i].level,
+          shown(entries[i].text))
     end
     h.kit_seen = #entries
   end
@@ -60,13 +65,14 @@ local function check(ok, level, what, complaint)
   run.checks = run.checks + 1
   local at = where(level + 1)
   if ok then
-    if run.verbose then say("ok      %s%s", at, what and (" " .. what) or "") end
-    new_log(false)
+    if run.verbose then
+      say("ok      %s%s", at, what and (" " .. what) or "")
+    end
     return true
   end
   run.failed = run.failed + 1
   say("not ok  %s: %s%s", at, what and (what .. ": ") or "", complaint)
-  new_log(true)
+  show_log()
   return false
 end
 
@@ -155,10 +161,8 @@ function T.results()
   return run.checks, run.failed
 end
 
--- shows the hunts' log lines not yet shown (after an error in a test)
-function T.show_log()
-  new_log(true)
-end
+-- shows the hunts' last log lines not yet shown (after an error in a test)
+T.show_log = show_log
 
 T.shown = shown
 
