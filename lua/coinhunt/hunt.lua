@@ -61,13 +61,15 @@ end
 -- refuse them
 function hunt.new(path, opts)
   local h = setmetatable({ path = path, slots = {}, by_name = {},
-                           hunts = {}, nhunts = 0, entries = {},
+                           hunts = {}, nhunts = 0, entries = {}, requests = 0,
                            counters = { taps = 0, coins = 0, coin_value = 0,
                                         rule_errors = 0, rate_limited = 0,
                                         sessions = 0 } }, Hunt)
   configure(h, opts or {})
+  -- each line tells the request it came from (T shows a request's lines)
   h.emit = function(level, text)
-    h.entries[#h.entries + 1] = { level = level, text = text }
+    h.entries[#h.entries + 1] = { level = level, text = text,
+                                  request = h.requests }
   end
   local source = opts and opts.source
   if source == nil then
@@ -172,6 +174,7 @@ end
 
 -- POST /hunt/session?player=P&hunt=H
 function Hunt:join(player, p)
+  self.requests = self.requests + 1
   p = p or {}
   local name, err = params.name(player, "player")
   if not name then return err end
@@ -215,6 +218,7 @@ end
 
 -- POST /hunt/tap with the session, seq=, x=, y=
 function Hunt:tap(s, p)
+  self.requests = self.requests + 1
   p = p or {}
   local _, err = self:authorize_token(s)
   if err then return err end
@@ -286,6 +290,7 @@ end
 
 -- DELETE /hunt/end
 function Hunt:end_(s)
+  self.requests = self.requests + 1
   local slot, err = self:authorize(s)
   if not slot then return err end
   self:retire(slot)
@@ -295,6 +300,7 @@ end
 -- the kit's own: the session expires now, as if idle past its TTL; the
 -- answer is end_'s with expired = true in place of ended
 function Hunt:expire(s)
+  self.requests = self.requests + 1
   local slot, err = self:authorize(s)
   if not slot then return err end
   self:call("on_expire", self:retire(slot))
@@ -318,6 +324,7 @@ end
 -- its moment (nginx's sweeper finds it within 250 ms), told to on_expire
 -- with the clock then; returns how many expired
 function Hunt:advance(d)
+  self.requests = self.requests + 1
   local ms, err = clock.duration(d)
   if not ms then error("advance: " .. err, 2) end
   local target, n = self.now_ms + ms, 0
@@ -343,6 +350,7 @@ end
 
 -- GET /hunt/leaderboard?hunt=H&top=N, with the session s if not nil
 function Hunt:leaderboard(s, p)
+  self.requests = self.requests + 1
   p = p or {}
   local top, err = params.int(p.top, "top", 1, TOP_MAX)
   if top == false then return err end

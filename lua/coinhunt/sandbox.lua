@@ -149,9 +149,33 @@ local function budget()
   end
 end
 
+-- a traceback as nginx's would be: without the kit's frames (its Lua that
+-- stands for the module's C, and its caller's frames below the call)
+local function trim(text)
+  local lines = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if line:find("^%s+[^%s]*coinhunt/sandbox%.lua:%d+: in function 'call'")
+    then
+      if lines[#lines] and lines[#lines]:find("in function 'xpcall'$") then
+        lines[#lines] = nil
+      end
+      break
+    elseif line:find("^%s+[^%s]*coinhunt/[%w_]+%.lua:%d+:") then
+      if lines[#lines] and lines[#lines]:find("in function 'error'$") then
+        lines[#lines] = nil
+      end
+    else
+      lines[#lines + 1] = line
+    end
+  end
+  return table.concat(lines, "\n")
+end
+
 -- what lua_tostring() makes of an error value
 local function message(e)
-  if type(e) == "string" or type(e) == "number" then return tostring(e) end
+  if type(e) == "string" or type(e) == "number" then
+    return trim(tostring(e))
+  end
   return "(the error value is not a string)"
 end
 

@@ -6,8 +6,9 @@
 --   T.eq(hunt:tap(s, { seq = 1 }).status, 200)
 --
 -- T.load serves a rules file as nginx would (coinhunt/hunt.lua); the
--- checks count and report failures at the test's line, with the last
--- lines the rules wrote to the error log that no failure showed yet.
+-- checks count and report failures at the test's line, with the lines
+-- the rules' last request wrote to the error log, if no failure showed
+-- them yet.
 
 local hunt = require "coinhunt.hunt"
 
@@ -16,20 +17,19 @@ local T = {}
 local run = { checks = 0, failed = 0, hunts = {}, verbose = false,
               out = io.stdout }
 
--- the test kit's own frames, left out of what a failure shows
-local function ours(line)
-  return line:find("^%s") and (line:find("coinhunt/[%w_]+%.lua:")
-         or line:find("%[C%]: in %?$") or line:find("%[C%]: at 0x")
-         or line:find("in function 'xpcall'"))
-end
+-- a test that fails in a loop says it this many times, then only counts
+local FAILURES_SHOWN = 20
 
--- an error log line as a designer reads it: the traceback without the kit
+-- a log line or an error under a failure: its lines indented, and none
+-- of the kit's own frames (those of the test's call of the kit)
 local function shown(text)
   local out = {}
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    if not ours(line) then out[#out + 1] = line end
+    if not line:find("^%s+[^%s]*coinhunt/[%w_]+%.lua:%d+:")
+       and not line:find("^%s+%[C%]: at 0x") then
+      out[#out + 1] = line
+    end
   end
-  if out[#out] == "stack traceback:" then out[#out] = nil end
   return table.concat(out, "\n        ")
 end
 
@@ -37,16 +37,18 @@ local function say(fmt, ...)
   run.out:write(string.format(fmt, ...), "\n")
 end
 
--- what the hunts logged that no failure showed yet: the last few lines
-local SHOWN_MAX = 3
-
+-- what the hunts logged that no failure showed yet: the lines of the
+-- last request that logged any, and how many lines came before them
 local function show_log()
   for _, h in ipairs(run.hunts) do
-    local entries = h:log()
-    local from = math.max((h.kit_seen or 0) + 1, #entries - SHOWN_MAX + 1)
-    if from > (h.kit_seen or 0) + 1 then
-      say("    (%s logged %d line(s) before these)", h.path,
-          from - (h.kit_seen or 0) - 1)
+    local entries, seen = h:log(), h.kit_seen or 0
+    local from = #entries + 1
+    while from > seen + 1
+          and entries[from - 1].request == entries[#entries].request do
+      from = from - 1
+    end
+    if from > seen + 1 then
+      say("    (%s logged %d line(s) before these)", h.path, from - seen - 1)
     end
     for i = from, #entries do
       say("    %s logged [%s] %s", h.path, entries[i].level,
@@ -71,8 +73,13 @@ local function check(ok, level, what, complaint)
     return true
   end
   run.failed = run.failed + 1
-  say("not ok  %s: %s%s", at, what and (what .. ": ") or "", complaint)
-  show_log()
+  if run.failed <= FAILURES_SHOWN then
+    say("not ok  %s: %s%s", at, what and (what .. ": ") or "", complaint)
+    show_log()
+  elseif run.failed == FAILURES_SHOWN + 1 then
+    say("        (the failures after %d are counted, not shown)",
+        FAILURES_SHOWN)
+  end
   return false
 end
 
