@@ -76,7 +76,9 @@ close $fh;
 is($rc, 1, 'a typo in a rule fails its test');
 like($out, qr/^not ok  \Q$dir\E\/hunt_test\.lua:\d+: expected /m,
      'the failure names the test\'s line');
-like($out, qr/\Q$dir\E\/hunt\.lua:$n: session field 'comb' is not declared in rules\.fields/,
+my $why = "$dir/hunt.lua:$n: session field 'comb' is not declared in "
+          . 'rules.fields';
+like($out, qr/\Q$why\E/,
      "and the rule's error names the rules file and line $n");
 unlike($out, qr/coinhunt\/\w+\.lua:/, "no line of the kit's own is shown");
 
@@ -93,7 +95,8 @@ like($out, qr/^error   \Q$dir\E\/hunt\.lua:$n: unexpected symbol near '='$/m,
 # what the command refuses
 ($rc, $out) = kit("$dir/nothing.lua");
 is($rc, 1, 'a rules file without a test fails');
-like($out, qr/no test: write \Q$dir\E\/nothing_test\.lua/, 'saying what to write');
+like($out, qr/no test: write \Q$dir\E\/nothing_test\.lua/,
+     'saying what to write');
 
 open $fh, '>', "$dir/empty_test.lua" or die $!;
 print $fh "local T = require 'coinhunt.test'\n";

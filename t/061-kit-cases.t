@@ -24,7 +24,7 @@ for my $file (@files) {
     diag("lua/coinhunt/cases.lua $file: exit $?, printed:\n$out") if $?;
     my $i = 0;
     for my $case (@{ $cases{$file} }) {
-        CoinhuntCases::check($file, $case,
-                             $results->[$i++] // { error => 'the kit gave no result' });
+        CoinhuntCases::check($file, $case, $results->[$i++]
+                             // { error => 'the kit gave no result' });
     }
 }

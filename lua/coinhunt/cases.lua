@@ -128,7 +128,7 @@ local cases = json.decode(read(file)).cases
 local results = {}
 for i, case in ipairs(cases) do
   local ok, r = pcall(run, case)
-  results[i] = ok and r
-               or { name = case.name, error = "the kit stopped: " .. tostring(r) }
+  results[i] = ok and r or { name = case.name,
+                             error = "the kit stopped: " .. tostring(r) }
 end
 io.write(json.encode({ cases = results }), "\n")

@@ -10,13 +10,15 @@ function rules.on_join(s, ctx) s.n = ctx.now_ms end
 function rules.on_tap(s, tap)
   return { value = 1, kind = "t" .. (tap.now_ms - s.n) .. "-" .. os.time() }
 end
-function rules.on_expire(s) coinhunt.log(s.player, " expired at ", os.date("!%H:%M", os.time())) end
+function rules.on_expire(s)
+  coinhunt.log(s.player, " expired at ", os.date("!%H:%M", os.time()))
+end
 return rules
 ]]
 
 -- the clock: set by "now", moved by advance, read by now_ms, os.time, os.date
-local hunt = T.load("clock.lua", { source = RULES, now = "2026-12-24T12:00:00Z",
-                                   session_ttl = "10m" })
+local hunt = T.load("clock.lua", { source = RULES, session_ttl = "10m",
+                                   now = "2026-12-24T12:00:00Z" })
 T.eq(hunt:now(), 1798113600000)
 local s = hunt:join("ann")
 T.eq(s.expires_in, 600)
@@ -30,7 +32,8 @@ T.eq(hunt:now(), 1798113600000 + 90 * 60000 + 2500)
 T.raises(function() hunt:advance("soon") end, "is not a duration")
 
 -- a time with an offset, and the sweep telling how many expired
-local h2 = T.load("clock.lua", { source = RULES, now = "2026-12-24T13:00:00+01:00" })
+local h2 = T.load("clock.lua", { source = RULES,
+                                 now = "2026-12-24T13:00:00+01:00" })
 T.eq(h2:now(), 1798113600000)
 h2:join("a"); h2:join("b")
 T.eq(h2:advance("29m"), 0)
@@ -46,8 +49,8 @@ T.eq(h3:expire(e).status, 401)
 T.eq(h3:end_(e).message, "the session has ended or expired")
 
 -- the default hunt, last_error, metrics
-local h4 = T.load("hunt.lua", { source = "return { on_tap = function(s) return s.oops end }",
-                                hunt = "cave" })
+local h4 = T.load("hunt.lua", { hunt = "cave", source =
+  "return { on_tap = function(s) return s.oops end }" })
 local c = h4:join("cat")
 T.eq(c.hunt, "cave")
 T.eq(h4:tap(c).status, 500)
@@ -62,16 +65,20 @@ T.eq(h5:join("p", { hunt = "h1025" }).error, "sessions_full")
 T.eq(h5:join("q", { hunt = "h1024" }).status, 201)
 
 -- T.load refuses what nginx -t refuses, and options it does not know
-T.raises(function() T.load("bad.lua", { source = "return {}" }) end,
-         "^bad%.lua: the rules module returns a table without an on_tap function$")
-T.raises(function() T.load("bad.lua", { source = "x = = 1" }) end, "^bad%.lua:1:")
-T.raises(function() T.load("nowhere.lua") end, "cannot open rules file nowhere.lua")
-T.raises(function() T.load("x.lua", { source = RULES, sed = 1 }) end, "no option 'sed'")
-T.raises(function() T.load("x.lua", { source = RULES, seed = -1 }) end, "option seed")
-T.raises(function() T.load("x.lua", { source = RULES, now = "noon" }) end, "option now")
-T.raises(function() T.load("x.lua", { source = RULES, tap_rate = "fast" }) end, "option tap_rate")
-T.raises(function() T.load("x.lua", { source = RULES, session_ttl = "0s" }) end, "option session_ttl")
-T.raises(function() T.load("x.lua", { source = RULES, hunt = "a b" }) end, "option hunt")
+local function loads(opts)
+  return function() T.load("x.lua", opts) end
+end
+T.raises(loads({ source = "return {}" }), "^x%.lua: the rules module "
+         .. "returns a table without an on_tap function$")
+T.raises(loads({ source = "x = = 1" }), "^x%.lua:1:")
+T.raises(function() T.load("nowhere.lua") end,
+         "cannot open rules file nowhere.lua")
+T.raises(loads({ source = RULES, sed = 1 }), "no option 'sed'")
+T.raises(loads({ source = RULES, seed = -1 }), "option seed")
+T.raises(loads({ source = RULES, now = "noon" }), "option now")
+T.raises(loads({ source = RULES, tap_rate = "fast" }), "option tap_rate")
+T.raises(loads({ source = RULES, session_ttl = "0s" }), "option session_ttl")
+T.raises(loads({ source = RULES, hunt = "a b" }), "option hunt")
 
 -- the checks compare tables whole
 T.eq({ a = { 1, 2 }, b = "x" }, { b = "x", a = { 1, 2 } })

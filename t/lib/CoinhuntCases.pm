@@ -116,8 +116,8 @@ sub log_lines {
     my $conf = "$n->{prefix}/conf/";
     my @lines;
     for my $line (split /\n/, substr($log, $from)) {
-        my ($level, $text) = $line =~ /^\S+ \S+ \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/
-            or next;
+        my ($level, $text) =
+            $line =~ /^\S+ \S+ \[(\w+)\] \d+#\d+: (?:\*\d+ )?(.*)$/ or next;
         $text =~ s/\Q$conf\E//g;
         next unless $text =~ /^coinhunt rules: |^coinhunt: [^\s:]+\.lua: /;
         $text =~ s/, client: \S+, server: .*$//;
@@ -231,7 +231,8 @@ sub refusal {
     my ($ok, $out) = Coinhunt::nginx_t($n->{prefix});
     delete $n->{port};
     return { load_error => "nginx -t passed" } if $ok;
-    my ($msg) = $out =~ /"coinhunt_rules" directive: (.*?)(?: in \S+nginx\.conf:\d+)?$/m;
+    my ($msg) = $out =~
+        /"coinhunt_rules" directive: (.*?)(?: in \S+nginx\.conf:\d+)?$/m;
     $msg //= $out;
     $msg =~ s/\Q$n->{prefix}\/conf\/\E//g;
     return { load_error => $msg };
