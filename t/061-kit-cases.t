@@ -12,18 +12,14 @@ use CoinhuntCases;
 system('luajit -v >/dev/null 2>&1') == 0
     or BAIL_OUT('no luajit: "make deps" installs Debian\'s luajit2');
 
-my @files = CoinhuntCases::files() or BAIL_OUT('no t/cases/*.json');
-my %cases = map { $_ => CoinhuntCases::cases_of($_) } @files;
-my $n = 0;
-$n += CoinhuntCases::count($_) for values %cases;
-plan tests => $n;
+my ($files, $cases) = CoinhuntCases::planned();
 
-for my $file (@files) {
+for my $file (@$files) {
     my $out = qx(luajit lua/coinhunt/cases.lua $file);
     my $results = eval { JSON::PP->new->decode($out)->{cases} } // [];
     diag("lua/coinhunt/cases.lua $file: exit $?, printed:\n$out") if $?;
     my $i = 0;
-    for my $case (@{ $cases{$file} }) {
+    for my $case (@{ $cases->{$file} }) {
         CoinhuntCases::check($file, $case, $results->[$i++]
                              // { error => 'the kit gave no result' });
     }

@@ -10,14 +10,10 @@ use Test::More;
 use Coinhunt;
 use CoinhuntCases;
 
-my @files = CoinhuntCases::files() or BAIL_OUT('no t/cases/*.json');
-my %cases = map { $_ => CoinhuntCases::cases_of($_) } @files;
-my $n = 0;
-$n += CoinhuntCases::count($_) for values %cases;
-plan tests => $n;
+my ($files, $cases) = CoinhuntCases::planned();
 
-for my $file (@files) {
-    for my $case (@{ $cases{$file} }) {
+for my $file (@$files) {
+    for my $case (@{ $cases->{$file} }) {
         SKIP: {
             skip "$file: $case->{name}: kit only ($case->{kit_only})",
                  CoinhuntCases::count([$case]) if $case->{kit_only};

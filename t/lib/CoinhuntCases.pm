@@ -10,6 +10,7 @@ package CoinhuntCases;
 #   cases_of($file)              its cases
 #   check($file, $case, $result) one test per step (or load error)
 #   count($cases)                how many tests check() makes of them
+#   planned()                    (files, their cases), the tests planned
 #   nginx_run($case)             the case's result from a fresh nginx
 
 use strict;
@@ -37,6 +38,16 @@ sub cases_of {
     open my $fh, '<', $file or die "$file: $!";
     my $data = $JSON->decode(do { local $/; <$fh> });
     return $data->{cases};
+}
+
+# every case file and its cases, the tests they make planned
+sub planned {
+    my @files = files() or BAIL_OUT('no t/cases/*.json');
+    my %cases = map { $_ => cases_of($_) } @files;
+    my $n = 0;
+    $n += count($_) for values %cases;
+    plan tests => $n;
+    return (\@files, \%cases);
 }
 
 sub count {
