@@ -25,10 +25,16 @@ local FAILURES_SHOWN = 20
 local function shown(text)
   local out = {}
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    if not line:find("^%s+[^%s]*coinhunt/[%w_]+%.lua:%d+:")
-       and not line:find("^%s+%[C%]: at 0x") then
+    if line:find("^%s+[^%s]*coinhunt/[%w_]+%.lua:%d+:") then
+      if out[#out] and out[#out]:find("in function 'error'$") then
+        out[#out] = nil
+      end
+    elseif not line:find("^%s+%[C%]: at 0x") then
       out[#out + 1] = line
     end
+  end
+  if out[#out] and out[#out]:find("^%s+%[C%]: in function 'xpcall'$") then
+    out[#out] = nil                   -- the runner's call of the test
   end
   return table.concat(out, "\n        ")
 end
