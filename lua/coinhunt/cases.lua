@@ -70,6 +70,8 @@ function ACTIONS.tap(h, step, handles)
                          y = value(step.y) })
   if answer.status == 200 and answer.coin == nil then
     answer.coin = json.null
+  elseif answer.coin and answer.coin.data then
+    json.object(answer.coin.data)
   end
   return answer
 end
@@ -104,7 +106,8 @@ local function run(case)
   local name, source = rules(case)
   local h, err = hunt.new(name, { source = source, seed = case.seed,
                                   session_ttl = case.session_ttl,
-                                  tap_rate = case.tap_rate })
+                                  tap_rate = case.tap_rate,
+                                  coming = case.kit_only ~= nil })
   if not h then return { name = case.name, load_error = first_line(err) } end
   local out, handles, seen = {}, {}, 0
   for i, step in ipairs(case.steps or {}) do

@@ -11,6 +11,13 @@ local json = {}
 
 json.null = setmetatable({}, { __tostring = function() return "null" end })
 
+-- a table written as an object even when empty: json.object(t)
+local OBJECT = {}
+
+function json.object(t)
+  return setmetatable(t, OBJECT)
+end
+
 local ESCAPES = { ['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b",
                   f = "\f", n = "\n", r = "\r", t = "\t" }
 
@@ -156,7 +163,7 @@ function json.encode(v)
   if t ~= "table" then error("JSON: cannot write a " .. t, 2) end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
-  if #keys == #v then
+  if #keys == #v and getmetatable(v) ~= OBJECT then
     local out = {}
     for i = 1, #v do out[i] = json.encode(v[i]) end
     return "[" .. table.concat(out, ",") .. "]"

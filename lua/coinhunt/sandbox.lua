@@ -7,6 +7,7 @@
 -- rng (coinhunt/rng.lua's state), now_ms and emit(level, text), its log.
 
 local rng = require "coinhunt.rng"
+local coming = require "coinhunt.coming"
 
 local sandbox = {}
 
@@ -96,25 +97,34 @@ local function log(...)
   busy = false
 end
 
--- one table for every rules file, as in a worker's VM
+-- one table for every rules file, as in a worker's VM; and one with the
+-- API the module is about to gain (coinhunt/coming.lua), for the rules a
+-- test loads with { coming = true }
 sandbox.coinhunt = { random = random, now_ms = now_ms, log = log }
+sandbox.coinhunt_coming = { random = random, now_ms = now_ms, log = log,
+                            refuse = coming.refuse }
 
-local make_env
+local prelude, make_env = nil, {}
 
-local function env()
-  if not make_env then
-    local path = assert(package.searchpath("coinhunt.prelude", package.path))
-    local f = assert(io.open(path, "rb"))
-    local text = f:read("*a")
-    f:close()
-    make_env = assert(loadstring(text, "=coinhunt"))(sandbox.coinhunt,
-                                                     sandbox.STOP)
+-- the sandbox of a rules file, made by the module's prelude: run once for
+-- each coinhunt table (the string metatable it locks is unlocked again
+-- for the second run, which locks it the same way)
+local function env(api)
+  if not make_env[api] then
+    if not prelude then
+      local path = assert(package.searchpath("coinhunt.prelude",
+                                             package.path))
+      local f = assert(io.open(path, "rb"))
+      prelude = f:read("*a")
+      f:close()
+    end
+    debug.getmetatable("").__metatable = nil
+    make_env[api] = assert(loadstring(prelude, "=coinhunt"))(api,
+                                                             sandbox.STOP)
   end
-  return make_env()
+  return make_env[api]()
 end
 
--- the count hook; a C function of the module is not cut in its middle,
--- nor is the kit's Lua that stands for one (the dice must stay whole)
 -- os.time() and os.date() of the kit's clock, in place of the machine's
 -- (nginx's is the request's time: the kit's is the time the test set);
 -- with a time given, the library's own
@@ -143,6 +153,8 @@ local function clock(h)
   return time, date
 end
 
+-- the count hook; a C function of the module is not cut in its middle,
+-- nor is the kit's Lua that stands for one (the dice must stay whole)
 local function budget()
   if not busy and os.clock() - started >= sandbox.BUDGET_MS / 1000 then
     error(sandbox.STOP, 0)
@@ -235,7 +247,8 @@ end
 function sandbox.load(h, path, source)
   local chunk, err = loadstring(source, "@" .. path)
   if not chunk then return nil, err end
-  local globals = env()
+  local globals = env(h.coming and sandbox.coinhunt_coming
+                      or sandbox.coinhunt)
   globals.os.time, globals.os.date = clock(h)
   setfenv(chunk, globals)
   local ok, t = sandbox.call(h, chunk)
@@ -251,9 +264,10 @@ local function valid_kind(kind)
 end
 
 -- what on_tap returned: a coin {value, kind}, nil for none, or nil and
--- the complaint ("on_tap " .. complaint is what the module logs)
-function sandbox.coin(v)
-  local value, kind
+-- the complaint ("on_tap " .. complaint is what the module logs); with
+-- "coming", a coin may carry data, and no other key
+function sandbox.coin(v, with_data)
+  local value, kind, data
   local t = type(v)
   if v == nil or v == false then return nil end
   if v == true then return nil, "returned true, not a coin table or nil" end
@@ -267,6 +281,11 @@ function sandbox.coin(v)
     kind = rawget(v, "kind")
     if kind ~= nil and type(kind) ~= "string" then
       return nil, "returned a coin whose kind is not a string"
+    end
+    if with_data then
+      local complaint
+      data, complaint = coming.data(v)
+      if complaint then return nil, complaint end
     end
   else
     return nil, "returned neither a coin table, a number nor nil"
@@ -284,7 +303,7 @@ function sandbox.coin(v)
     return nil, "returned a coin kind with characters other than "
                 .. "A-Z a-z 0-9 _ - ."
   end
-  return { value = value + 0, kind = kind }
+  return { value = value + 0, kind = kind, data = data }
 end
 
 return sandbox
