@@ -7,6 +7,8 @@
 --   return coinhunt.refuse(code, message [, status])   from on_tap, on_join
 --   return { value = 5, kind = "gold", data = { combo = 3, msg = "x3!" } }
 
+local params = require "coinhunt.params"
+
 local coming = {}
 
 coming.DATA_KEYS = 8
@@ -45,11 +47,6 @@ function coming.refusal(v)
   return r and { status = r.status, error = r.error, message = r.message }
 end
 
-local function identifier(k)
-  return type(k) == "string" and #k <= 32
-         and k:match("^[_a-zA-Z][_a-zA-Z0-9]*$") ~= nil
-end
-
 local function datum(v)
   local t = type(v)
   return t == "boolean" or (t == "string" and #v <= coming.DATA_STRING)
@@ -78,7 +75,7 @@ function coming.data(t)
     if n > coming.DATA_KEYS then
       return nil, "returned a coin whose data has more than 8 keys"
     end
-    if not identifier(k) then
+    if not params.identifier(k) then
       return nil, "returned a coin data key that is not an identifier of "
                   .. "at most 32 characters"
     end

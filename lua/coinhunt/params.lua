@@ -82,6 +82,13 @@ function params.valid_name(s, max)
          and s:match("^[A-Za-z0-9_.-]+$") ~= nil
 end
 
+-- a declared field's or a coin data key's name: an identifier of at
+-- most 32 characters (whole: a NUL inside is no identifier)
+function params.identifier(s)
+  return type(s) == "string" and #s <= 32
+         and s:match("^[_a-zA-Z][_a-zA-Z0-9]*$") ~= nil
+end
+
 function params.name(v, name, default)
   if v == nil then
     if default then return default end

@@ -8,6 +8,7 @@
 
 local rng = require "coinhunt.rng"
 local coming = require "coinhunt.coming"
+local params = require "coinhunt.params"
 
 local sandbox = {}
 
@@ -205,11 +206,6 @@ function sandbox.call(h, fn, ...)
   return true, result
 end
 
-local function identifier(name)
-  return type(name) == "string" and #name <= 32
-         and name:match("^[_a-zA-Z][_a-zA-Z0-9]*$") ~= nil
-end
-
 local function check(t)
   if type(t) ~= "table" then return "does not return a table" end
   if type(rawget(t, "on_tap")) ~= "function" then
@@ -229,7 +225,7 @@ local function check(t)
   local names, seen = {}, {}
   for i = 1, #fields do
     local name = rawget(fields, i)
-    if not identifier(name) then
+    if not params.identifier(name) then
       return "has a field name that is not an identifier of at most 32 "
              .. "characters"
     end
