@@ -25,7 +25,7 @@ use Coinhunt ();
 
 my $JSON = JSON::PP->new->canonical->allow_nonref;
 
-# the secret and the locations the nginx side serves a case with
+# the nginx side's coinhunt_secret (conf() has the rest of its setup)
 my $SECRET = 'coinhunt-cases-secret-0001';
 # the sweeper looks every 250 ms: after an advance that expects log lines
 # (on_expire's), they are waited for this long at most
@@ -53,7 +53,8 @@ sub planned {
 sub count {
     my ($cases) = @_;
     my $n = 0;
-    $n += $_->{load_error} ? 1 : scalar @{ $_->{steps} } for @$cases;
+    $n += defined $_->{load_error} ? 1 : scalar @{ $_->{steps} }
+        for @$cases;
     return $n;
 }
 
