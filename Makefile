@@ -125,7 +125,7 @@ $(BUILD)/configure-$(VARIANT).args: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CONFIGURE_ARGS)' | cmp -s - $@ || echo '$(CONFIGURE_ARGS)' > $@
 
-$(OBJS)/Makefile: config $(BUILD)/configure-$(VARIANT).args
+$(OBJS)/Makefile: config VERSION $(BUILD)/configure-$(VARIANT).args
 	@rm -rf $(BUILD)/nginx-src-$(VARIANT) $(OBJS)
 	@mkdir -p $(BUILD)
 	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(VARIANT)
