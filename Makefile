@@ -10,6 +10,7 @@ NGINX ?= /usr/sbin/nginx
 NGX_SRC ?= /usr/share/nginx/src
 
 BUILD := $(CURDIR)/build
+PROMTOOL := $(BUILD)/prometheus/usr/bin/promtool
 
 # "make test" passes (see there), chosen before SANITIZE overrides ALLOCATOR
 ifeq ($(VALGRIND),1)
@@ -78,7 +79,7 @@ SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.
 all: build
 
 # everything the tests need; "make run" needs only the server's part
-deps: $(BROWSER_NPM)
+deps: $(BROWSER_NPM) $(PROMTOOL)
 	@./tools/apt-ensure $(DEB_PACKAGES) $(KIT_PACKAGES) $(BROWSER_PACKAGES) \
 	  $(FUZZ_PACKAGES)
 
@@ -219,6 +220,11 @@ fuzz: deps build
 	@./tools/apt-ensure $(FUZZ_PACKAGES)
 	@$(MAKE) -s -f fuzz/fuzz.mk BUILD=$(BUILD) OBJS=$(OBJS)
 	@FUZZ_TIME=$(FUZZ_TIME) ./fuzz/run $(FUZZ)
+
+# promtool, for t/003-promtool.t: Debian's prometheus package unpacked, never
+# installed (tools/unpack-promtool)
+$(PROMTOOL):
+	@./tools/unpack-promtool $(BUILD)/prometheus
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
