@@ -22,8 +22,8 @@ TEST_PASSES := $(ALLOCATOR)
 else
 TEST_PASSES := jemalloc asan
 # the whole "make test" also runs the libc build's heap tests, the page in
-# Chromium and a short fuzz pass
-TEST_EXTRAS := test-libc-heap test-browser fuzz
+# Chromium, a short fuzz pass and lintian on the Debian package
+TEST_EXTRAS := test-libc-heap test-browser fuzz test-lintian
 endif
 
 # SANITIZE=1: the libc build with ASan+UBSan in build/asan; libc so that
@@ -62,6 +62,10 @@ BROWSER_NPM := t/browser/node_modules/.package-lock.json
 # never Debian's "luajit" package, which apt installs by removing
 # libnginx-mod-http-lua
 KIT_PACKAGES := luajit2
+# "make deb": debhelper (dh_nginx comes with nginx-dev), the module's
+# build dependencies (debian/control), lintian for the test
+DEB_BUILD_PACKAGES := debhelper dpkg-dev fakeroot lintian nginx-dev gcc make \
+	pkg-config libjemalloc-dev libluajit2-5.1-dev libhiredis-dev
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
 
@@ -74,14 +78,14 @@ SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
 	test-libc-heap test-browser bench fuzz install uninstall clean FORCE \
-	rules-test
+	rules-test deb test-lintian
 
 all: build
 
 # everything the tests need; "make run" needs only the server's part
 deps: $(BROWSER_NPM) $(PROMTOOL)
 	@./tools/apt-ensure $(DEB_PACKAGES) $(KIT_PACKAGES) $(BROWSER_PACKAGES) \
-	  $(FUZZ_PACKAGES)
+	  $(FUZZ_PACKAGES) $(DEB_BUILD_PACKAGES)
 
 run-deps:
 	@./tools/apt-ensure $(DEB_PACKAGES)
@@ -225,6 +229,28 @@ fuzz: deps build
 # installed (tools/unpack-promtool)
 $(PROMTOOL):
 	@./tools/unpack-promtool $(BUILD)/prometheus
+
+# the Debian package (debian/, tools/make-deb), version from VERSION
+DEB := $(BUILD)/libnginx-mod-http-coinhunt_$(shell cat VERSION)_$(shell \
+	dpkg --print-architecture).deb
+DEB_INPUTS := $(SOURCES) VERSION CHANGELOG.md LICENSE README.md \
+	$(wildcard conf/*.lua conf/*.conf debian/* debian/*/*) \
+	tools/make-deb tools/deb-changelog
+
+deb: $(DEB)
+
+$(DEB): $(DEB_INPUTS)
+	@./tools/apt-ensure $(DEB_BUILD_PACKAGES)
+	@./tools/make-deb $@
+
+# lintian on what "make deb" built: no error or warning (the overrides and
+# why are in debian/libnginx-mod-http-coinhunt.lintian-overrides)
+test-lintian: deb
+	@echo "== lintian on $(notdir $(DEB)) and its .changes"
+	@lintian --info --fail-on error,warning \
+	  $(BUILD)/deb/$(basename $(notdir $(DEB))).changes 2>&1 \
+	  | grep -v '^running with root privileges'; \
+	  exit $${PIPESTATUS[0]}
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
