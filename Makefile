@@ -24,6 +24,10 @@ TEST_PASSES := jemalloc asan
 # the whole "make test" also runs the libc build's heap tests, the page in
 # Chromium, a short fuzz pass and lintian on the Debian package
 TEST_EXTRAS := test-libc-heap test-browser fuzz test-lintian
+# the package installed into this machine's own nginx: only in CI
+ifeq ($(CI),true)
+TEST_EXTRAS += test-deb
+endif
 endif
 
 # SANITIZE=1: the libc build with ASan+UBSan in build/asan; libc so that
@@ -78,7 +82,7 @@ SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
 	test-libc-heap test-browser bench fuzz install uninstall clean FORCE \
-	rules-test deb test-lintian
+	rules-test deb test-lintian test-deb
 
 all: build
 
@@ -251,6 +255,13 @@ test-lintian: deb
 	  $(BUILD)/deb/$(basename $(notdir $(DEB))).changes 2>&1 \
 	  | grep -v '^running with root privileges'; \
 	  exit $${PIPESTATUS[0]}
+
+# the package in this machine's own nginx: apt-get install, nginx -t, a join
+# and a tap on a loopback port, apt-get purge, nothing left (tools/test-deb).
+# "make test" runs it only when CI=true: it changes the machine while it runs
+test-deb: deb
+	@echo "== the package in the system nginx (tools/test-deb)"
+	@$$([ "$$(id -u)" -eq 0 ] || echo sudo) ./tools/test-deb $(DEB)
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules
