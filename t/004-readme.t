@@ -2,8 +2,8 @@
 # quick start, run as one pasted block on a free port, gives the answers its
 # "# " lines show and stops what it started; the startup line of that nginx
 # is what conf/nginx.conf's comment on its zone says, and what the README's
-# per-session size and journal figures give; coinhunt_build_info's example
-# is VERSION's.
+# per-session size and journal figures give, and what its Logs section
+# quotes; coinhunt_build_info's example and the .deb's name are VERSION's.
 
 use strict;
 use warnings;
@@ -92,6 +92,10 @@ my ($base, $per_field) = $readme =~
 ok defined $base, "README's directive table gives a session's size";
 is $base + $per_field * $fields, $bytes,
    "  $base + $per_field x $fields is the logged $bytes bytes";
+my ($line) = $log =~ /(coinhunt_zone "hunt": \d+ sessions of [^\n]*records\))/;
+my ($quoted) = $readme =~ /`(coinhunt_zone "hunt": \d+\s+sessions of [^`]*)`/;
+($quoted //= '') =~ s/\s+/ /g;
+is $quoted, $line, "  and it is the one README's Logs quote";
 my ($workers) = $conf =~ /^worker_processes (\d+);/m;
 my ($min) = $readme =~ /`2 × \(worker_processes \+ 2\)` records of \d+ bytes, at least (\d+)/;
 is((2 * ($workers + 2) > ($min // 0) ? 2 * ($workers + 2) : $min), $journals,
@@ -103,5 +107,8 @@ my $version = slurp('VERSION');
 chomp $version;
 my ($shown) = $readme =~ /`coinhunt_build_info\{version="([^"]+)"/;
 is $shown, $version, "README's coinhunt_build_info example is VERSION's";
+my @debs = $readme =~ /libnginx-mod-http-coinhunt_([^_\s]+)_amd64\.deb/g;
+ok @debs, 'README names the .deb';
+is_deeply [ grep { $_ ne $version } @debs ], [], "  always of VERSION $version";
 
 done_testing;
