@@ -63,7 +63,10 @@ my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
                                workers => 2, conf => $conf);
 $n->wait_workers(2);
 play($n, 'lin');
-my (undef, $local) = http(GET => $n->url('/hunt/metrics'));
+# each worker publishes its row once it has started (slower under ASan)
+my $local;
+wait_for(10, sub { (undef, $local) = http(GET => $n->url('/hunt/metrics'));
+                   (() = $local =~ /\{worker="[01]"\}/g) == 8 });
 ($st, $out) = promtool($local);
 is $st, 0, 'local mode: promtool check metrics passes' or diag $out;
 is $out, '', '  with nothing to say';
