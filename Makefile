@@ -68,7 +68,7 @@ BROWSER_NPM := t/browser/node_modules/.package-lock.json
 KIT_PACKAGES := luajit2
 # "make deb": debhelper (dh_nginx comes with nginx-dev), the module's
 # build dependencies (debian/control), lintian for the test
-DEB_BUILD_PACKAGES := debhelper dpkg-dev fakeroot lintian nginx-dev gcc make \
+DEB_BUILD_PACKAGES := debhelper dpkg-dev lintian nginx-dev gcc make \
 	pkg-config libjemalloc-dev libluajit2-5.1-dev libhiredis-dev
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis

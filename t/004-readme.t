@@ -3,7 +3,8 @@
 # "# " lines show and stops what it started; the startup line of that nginx
 # is what conf/nginx.conf's comment on its zone says, and what the README's
 # per-session size and journal figures give, and what its Logs section
-# quotes; coinhunt_build_info's example and the .deb's name are VERSION's.
+# quotes; coinhunt_build_info's example and the .deb's name are VERSION's,
+# the nginx ABI named is nginx-dev's.
 
 use strict;
 use warnings;
@@ -107,6 +108,12 @@ my $version = slurp('VERSION');
 chomp $version;
 my ($shown) = $readme =~ /`coinhunt_build_info\{version="([^"]+)"/;
 is $shown, $version, "README's coinhunt_build_info example is VERSION's";
+# the ABI the package depends on: nginx-dev's, which dh_nginx reads
+my ($abi) = slurp('/usr/share/nginx/src/debian/libnginx-mod.abisubstvars')
+    =~ /^nginx:abi=(\S+)$/m;
+my @abis = $readme =~ /`(nginx-abi-[^`*]+)`/g;
+ok @abis, 'README names the nginx ABI';
+is_deeply [ grep { $_ ne ($abi // '') } @abis ], [], "  always nginx-dev's $abi";
 my @debs = $readme =~ /libnginx-mod-http-coinhunt_([^_\s]+)_amd64\.deb/g;
 ok @debs, 'README names the .deb';
 is_deeply [ grep { $_ ne $version } @debs ], [], "  always of VERSION $version";
