@@ -93,17 +93,19 @@ static ngx_str_t  ngx_http_coinhunt_build_info = ngx_string(
     "coinhunt_sessions %L\n"                                                  \
     "# HELP coinhunt_sessions_capacity Sessions the zone can hold.\n"         \
     "# TYPE coinhunt_sessions_capacity gauge\n"                               \
-    "coinhunt_sessions_capacity %uD\n"                                        \
-    "# HELP coinhunt_redis_pending_scores Changed scores not yet written "     \
-    "to Redis.\n"                                                             \
-    "# TYPE coinhunt_redis_pending_scores gauge\n"                            \
-    "coinhunt_redis_pending_scores %L\n"
+    "coinhunt_sessions_capacity %uD\n"
 
 /* in Redis mode only: without Redis, no "Redis down" */
 #define NGX_HTTP_COINHUNT_REDIS_UP                                            \
     "# HELP coinhunt_redis_up 1 when every worker is connected to Redis.\n"   \
     "# TYPE coinhunt_redis_up gauge\n"                                        \
     "coinhunt_redis_up %ui\n"
+
+#define NGX_HTTP_COINHUNT_PENDING                                             \
+    "# HELP coinhunt_redis_pending_scores Changed scores not yet written "     \
+    "to Redis.\n"                                                             \
+    "# TYPE coinhunt_redis_pending_scores gauge\n"                            \
+    "coinhunt_redis_pending_scores %L\n"
 
 
 static size_t ngx_http_coinhunt_metrics_len(void);
@@ -155,14 +157,16 @@ ngx_http_coinhunt_http_metrics(ngx_http_request_t *r)
     last = ngx_sprintf(last, NGX_HTTP_COINHUNT_ZONE_GAUGES,
                        ngx_http_coinhunt_journal_sum(sh,
                            offsetof(ngx_http_coinhunt_journal_t, sessions)),
-                       sh->capacity,
-                       ngx_http_coinhunt_journal_sum(sh,
-                           offsetof(ngx_http_coinhunt_journal_t, dirty)));
+                       sh->capacity);
 
     if (sh->redis) {
         last = ngx_sprintf(last, NGX_HTTP_COINHUNT_REDIS_UP,
                            ngx_http_coinhunt_redis_up(sh));
     }
+
+    last = ngx_sprintf(last, NGX_HTTP_COINHUNT_PENDING,
+                       ngx_http_coinhunt_journal_sum(sh,
+                           offsetof(ngx_http_coinhunt_journal_t, dirty)));
 
     last = ngx_http_coinhunt_worker_lines(last, sh);
 
@@ -179,8 +183,9 @@ ngx_http_coinhunt_metrics_len(void)
     ngx_http_coinhunt_metric_t  *m;
 
     len = ngx_http_coinhunt_build_info.len
-          + sizeof(NGX_HTTP_COINHUNT_ZONE_GAUGES) + 3 * NGX_INT64_LEN
-          + sizeof(NGX_HTTP_COINHUNT_REDIS_UP) + NGX_INT_T_LEN;
+          + sizeof(NGX_HTTP_COINHUNT_ZONE_GAUGES) + 2 * NGX_INT64_LEN
+          + sizeof(NGX_HTTP_COINHUNT_REDIS_UP) + NGX_INT_T_LEN
+          + sizeof(NGX_HTTP_COINHUNT_PENDING) + NGX_INT64_LEN;
 
     for (m = ngx_http_coinhunt_counter_metrics; m->name; m++) {
         len += sizeof(NGX_HTTP_COINHUNT_COUNTER_LINES) - 1
