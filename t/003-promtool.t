@@ -44,9 +44,7 @@ my $rules = "return { on_tap = function(s, t) return { value = 3 } end }\n";
 my $server = <<'CONF';
     server {
         listen 127.0.0.1:$PORT;
-        location = /hunt/session { coinhunt session; }
-        location = /hunt/tap { coinhunt tap; }
-        location = /hunt/metrics { coinhunt metrics; }
+        hunt_locations;
     }
 CONF
 
