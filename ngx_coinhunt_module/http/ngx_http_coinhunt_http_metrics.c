@@ -316,7 +316,10 @@ ngx_http_coinhunt_worker_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
 }
 
 
-/* the answers by endpoint and status that have happened, summed */
+/*
+ * the answers by endpoint and status, summed; every pair from the start,
+ * so that the series stay the same and a rate sees the first answer
+ */
 static u_char *
 ngx_http_coinhunt_response_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
 {
@@ -332,10 +335,6 @@ ngx_http_coinhunt_response_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
 
             for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
                 sum += sh->counters[w].responses[a][i];
-            }
-
-            if (sum == 0) {
-                continue;
             }
 
             p = ngx_sprintf(p, "coinhunt_responses_total{action=\"%s\","
