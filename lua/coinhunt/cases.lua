@@ -106,8 +106,7 @@ local function run(case)
   local name, source = rules(case)
   local h, err = hunt.new(name, { source = source, seed = case.seed,
                                   session_ttl = case.session_ttl,
-                                  tap_rate = case.tap_rate,
-                                  coming = case.kit_only ~= nil })
+                                  tap_rate = case.tap_rate })
   if not h then return { name = case.name, load_error = first_line(err) } end
   local out, handles, seen = {}, {}, 0
   for i, step in ipairs(case.steps or {}) do

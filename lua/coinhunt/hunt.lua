@@ -10,7 +10,7 @@ local params = require "coinhunt.params"
 local rng = require "coinhunt.rng"
 local clock = require "coinhunt.clock"
 local rate = require "coinhunt.rate"
-local coming = require "coinhunt.coming"
+local verdict = require "coinhunt.verdict"
 
 local hunt = {}
 
@@ -20,7 +20,7 @@ Hunt.__index = Hunt
 local HUNTS_MAX = 1024
 local TOP_MAX, TOP_DEFAULT = 100, 10
 local OPTIONS = { seed = true, now = true, session_ttl = true,
-                  tap_rate = true, hunt = true, source = true, coming = true }
+                  tap_rate = true, hunt = true, source = true }
 
 local function option_error(name, msg)
   error("T.load: option " .. name .. ": " .. msg, 3)
@@ -31,7 +31,7 @@ local function configure(h, opts)
   for k in pairs(opts) do
     if not OPTIONS[k] then
       error("T.load: no option '" .. tostring(k) .. "' (seed, now, "
-            .. "session_ttl, tap_rate, hunt, source, coming)", 3)
+            .. "session_ttl, tap_rate, hunt, source)", 3)
     end
   end
   local seed = opts.seed == nil and rng.random_seed() or rng.seed(opts.seed)
@@ -48,7 +48,6 @@ local function configure(h, opts)
   end
   h.rate, err = rate.parse(opts.tap_rate or "off")
   if not h.rate then option_error("tap_rate", err) end
-  h.coming = opts.coming == true    -- coinhunt/coming.lua's API
   h.default_hunt = "default"
   if opts.hunt ~= nil then
     if not params.valid_name(opts.hunt, params.NAME_MAX) then
@@ -201,7 +200,7 @@ function Hunt:join(player, p)
     self.counters.rule_errors = self.counters.rule_errors + 1
     return params.error(500, "rule_error", "the hunt's on_join rule failed")
   end
-  local refusal = self.coming and coming.refusal(result)
+  local refusal = verdict.refusal(result)
   if refusal then
     self.counters.refused = self.counters.refused + 1
     return refusal
@@ -257,14 +256,14 @@ function Hunt:tap(s, p)
   local ok, result = self:call("on_tap", s_copy, { x = x, y = y, seq = seq,
                                                    now_ms = self.now_ms })
   if not ok then return self:rule_error("the hunt's on_tap rule failed") end
-  local refusal = self.coming and coming.refusal(result)
+  local refusal = verdict.refusal(result)
   if refusal then
     -- the hook's field writes and the seq are kept; nothing is credited
     slot.fields, slot.seq = s_copy.fields, seq ~= 0 and seq or slot.seq
     self.counters.refused = self.counters.refused + 1
     return refusal
   end
-  local coin, complaint = sandbox.coin(result, self.coming)
+  local coin, complaint = sandbox.coin(result)
   if complaint then
     self.emit("error", "coinhunt: " .. self.path .. ": on_tap " .. complaint)
     return self:rule_error("the hunt's on_tap rule failed")
@@ -403,7 +402,7 @@ function Hunt:metrics()
            coinhunt_coin_value_total = c.coin_value,
            coinhunt_rule_errors_total = c.rule_errors,
            coinhunt_rate_limited_total = c.rate_limited,
-           coinhunt_refused_total = self.coming and c.refused or nil,
+           coinhunt_refused_total = c.refused,
            coinhunt_sessions = c.sessions }
 end
 

@@ -7,7 +7,7 @@
 -- rng (coinhunt/rng.lua's state), now_ms and emit(level, text), its log.
 
 local rng = require "coinhunt.rng"
-local coming = require "coinhunt.coming"
+local verdict = require "coinhunt.verdict"
 local params = require "coinhunt.params"
 
 local sandbox = {}
@@ -98,12 +98,9 @@ local function log(...)
   busy = false
 end
 
--- one table for every rules file, as in a worker's VM; and one with the
--- API the module is about to gain (coinhunt/coming.lua), for the rules a
--- test loads with { coming = true }
-sandbox.coinhunt = { random = random, now_ms = now_ms, log = log }
-sandbox.coinhunt_coming = { random = random, now_ms = now_ms, log = log,
-                            refuse = coming.refuse }
+-- one table for every rules file, as in a worker's VM
+sandbox.coinhunt = { random = random, now_ms = now_ms, log = log,
+                     refuse = verdict.refuse }
 
 local prelude, make_env = nil, {}
 
@@ -243,8 +240,7 @@ end
 function sandbox.load(h, path, source)
   local chunk, err = loadstring(source, "@" .. path)
   if not chunk then return nil, err end
-  local globals = env(h.coming and sandbox.coinhunt_coming
-                      or sandbox.coinhunt)
+  local globals = env(sandbox.coinhunt)
   globals.os.time, globals.os.date = clock(h)
   setfenv(chunk, globals)
   local ok, t = sandbox.call(h, chunk)
@@ -260,9 +256,9 @@ local function valid_kind(kind)
 end
 
 -- what on_tap returned: a coin {value, kind}, nil for none, or nil and
--- the complaint ("on_tap " .. complaint is what the module logs); with
--- "coming", a coin may carry data, and no other key
-function sandbox.coin(v, with_data)
+-- the complaint ("on_tap " .. complaint is what the module logs);
+-- a coin may carry data, and no other key
+function sandbox.coin(v)
   local value, kind, data
   local t = type(v)
   if v == nil or v == false then return nil end
@@ -278,11 +274,9 @@ function sandbox.coin(v, with_data)
     if kind ~= nil and type(kind) ~= "string" then
       return nil, "returned a coin whose kind is not a string"
     end
-    if with_data then
-      local complaint
-      data, complaint = coming.data(v)
-      if complaint then return nil, complaint end
-    end
+    local complaint
+    data, complaint = verdict.data(v)
+    if complaint then return nil, complaint end
   else
     return nil, "returned neither a coin table, a number nor nil"
   end

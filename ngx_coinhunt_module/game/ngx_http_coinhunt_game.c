@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_game.h"
 
 
@@ -50,3 +51,20 @@ const ngx_http_coinhunt_fail_t  ngx_http_coinhunt_fails[] = {
     { 400, ngx_string("bad_request"),
       ngx_string("the session plays another hunt") }
 };
+
+
+/* a refusal of the rules (coinhunt.refuse) as a failure, counted */
+const ngx_http_coinhunt_fail_t *
+ngx_http_coinhunt_game_refused(ngx_http_coinhunt_fail_t *fail,
+    ngx_http_coinhunt_verdict_t *verdict)
+{
+    fail->status = verdict->status;
+    fail->code.len = verdict->code_len;
+    fail->code.data = verdict->code;
+    fail->message.len = verdict->message_len;
+    fail->message.data = verdict->message;
+
+    ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), refused, 1);
+
+    return fail;
+}

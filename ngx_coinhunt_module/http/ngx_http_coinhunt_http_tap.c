@@ -107,7 +107,8 @@ ngx_http_coinhunt_tap_reply(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_COINHUNT_TAP_LEN);
+    p = ngx_pnalloc(r->pool, NGX_HTTP_COINHUNT_TAP_LEN
+                             + sizeof(",\"data\":") - 1 + out->coin.data_len);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -120,7 +121,14 @@ ngx_http_coinhunt_tap_reply(ngx_http_request_t *r,
         last = ngx_http_coinhunt_json_int(last, out->coin.value);
         last = ngx_http_coinhunt_json_put(last, ",\"kind\":\"");
         last = ngx_cpymem(last, out->coin.kind.data, out->coin.kind.len);
-        last = ngx_http_coinhunt_json_put(last, "\"},");
+        last = ngx_http_coinhunt_json_put(last, "\"");
+
+        if (out->coin.data_len) {
+            last = ngx_http_coinhunt_json_put(last, ",\"data\":");
+            last = ngx_cpymem(last, out->coin.data, out->coin.data_len);
+        }
+
+        last = ngx_http_coinhunt_json_put(last, "},");
 
     } else {
         last = ngx_http_coinhunt_json_put(p, "{\"coin\":null,");

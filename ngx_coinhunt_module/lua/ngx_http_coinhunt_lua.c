@@ -27,6 +27,8 @@ static void ngx_http_coinhunt_lua_pin(lua_State *L, int *ref);
 static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
     int fn, ngx_http_coinhunt_session_t *s, int arg, int nresults,
     const char *hook);
+static ngx_int_t ngx_http_coinhunt_lua_verdict(lua_State *L,
+    ngx_http_coinhunt_verdict_t *verdict);
 
 
 /*
@@ -175,7 +177,7 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     /* the traceback function stays at index 1, then what calls push */
     lua_settop(L, 1);
 
-    if (!lua_checkstack(L, 4 + 4 * cmcf->rules.nelts + LUA_MINSTACK)) {
+    if (!lua_checkstack(L, 5 + 4 * cmcf->rules.nelts + LUA_MINSTACK)) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "coinhunt: no Lua stack for %ui rules files",
                       cmcf->rules.nelts);
@@ -186,6 +188,8 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     lua->value_key = lua_gettop(L);
     lua_pushliteral(L, "kind");
     lua->kind_key = lua_gettop(L);
+    lua_pushliteral(L, "data");
+    lua->data_key = lua_gettop(L);
 
     ngx_http_coinhunt_lua_pin(L, &lua->tap_ref);
     ngx_http_coinhunt_lua_pin(L, &lua->ctx_ref);
@@ -305,10 +309,16 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 }
 
 
+/*
+ * NGX_OK: on_join let the player in; NGX_DECLINED: it refused, "verdict"
+ * says how; NGX_ERROR: it failed.
+ */
 ngx_int_t
 ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
-    ngx_http_coinhunt_session_t *s, ngx_log_t *log)
+    ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_verdict_t *verdict,
+    ngx_log_t *log)
 {
+    ngx_int_t   rc;
     lua_State  *L;
 
     if (rules == NULL || rules->on_join == LUA_REFNIL) {
@@ -320,24 +330,31 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_lua.now_ms = (double) s->created_ms;
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_join, s,
-                                   ngx_http_coinhunt_lua.ctx_ref, 0,
+                                   ngx_http_coinhunt_lua.ctx_ref, 1,
                                    "on_join")
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    rc = ngx_http_coinhunt_lua_verdict(L, verdict);
+
     lua_settop(L, ngx_http_coinhunt_lua.top);
 
-    return NGX_OK;
+    return rc;
 }
 
 
+/*
+ * NGX_OK: "coin" is what on_tap found (value -1: nothing); NGX_DECLINED:
+ * it refused the tap, "verdict" says how; NGX_ERROR: it failed.
+ */
 NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_tap_t *tap,
-    ngx_http_coinhunt_coin_t *coin, ngx_log_t *log)
+    ngx_http_coinhunt_coin_t *coin, ngx_http_coinhunt_verdict_t *verdict,
+    ngx_log_t *log)
 {
     lua_State   *L;
     const char  *msg;
@@ -354,6 +371,13 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
         return NGX_ERROR;
     }
 
+    if (ngx_http_coinhunt_lua_verdict(L, verdict) == NGX_DECLINED) {
+        coin->value = -1;
+        coin->data_len = 0;
+        lua_settop(L, ngx_http_coinhunt_lua.top);
+        return NGX_DECLINED;
+    }
+
     msg = ngx_http_coinhunt_lua_coin(L, ngx_http_coinhunt_lua.top + 1,
                                      coin);
 
@@ -366,6 +390,30 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     }
 
     return NGX_OK;
+}
+
+
+/* the hook's result, a refusal: copied out, NGX_DECLINED */
+NGX_HTTP_COINHUNT_HOT
+static ngx_int_t
+ngx_http_coinhunt_lua_verdict(lua_State *L,
+    ngx_http_coinhunt_verdict_t *verdict)
+{
+    ngx_http_coinhunt_verdict_t  *v;
+
+    v = ngx_http_coinhunt_lua_refusal(L, ngx_http_coinhunt_lua.top + 1);
+
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_coinhunt_lua.log, 0,
+                   "coinhunt: the rule refused: %ui %*s", v->status,
+                   v->code_len, v->code);
+
+    *verdict = *v;
+
+    return NGX_DECLINED;
 }
 
 

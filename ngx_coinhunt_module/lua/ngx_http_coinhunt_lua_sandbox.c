@@ -41,6 +41,7 @@ static const luaL_Reg  ngx_http_coinhunt_lua_api[] = {
     { "random", ngx_http_coinhunt_lua_random },
     { "now_ms", ngx_http_coinhunt_lua_now_ms },
     { "log", ngx_http_coinhunt_lua_log },
+    { "refuse", ngx_http_coinhunt_lua_refuse },
     { NULL, NULL }
 };
 
@@ -298,16 +299,7 @@ ngx_http_coinhunt_lua_fields(lua_State *L, ngx_str_t *fields,
             size = 0;
         }
 
-        for (k = 0; k < size; k++) {
-            if (!(name[k] == '_' || (name[k] >= 'a' && name[k] <= 'z')
-                  || (name[k] >= 'A' && name[k] <= 'Z')
-                  || (k && name[k] >= '0' && name[k] <= '9')))
-            {
-                break;
-            }
-        }
-
-        if (k == 0 || k < size || k > 32) {
+        if (ngx_http_coinhunt_lua_identifier(name, size) != NGX_OK) {
             return "has a field name that is not an identifier of at most "
                    "32 characters";
         }
@@ -357,6 +349,7 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
     const char  *kind, *msg;
 
     coin->value = -1;
+    coin->data_len = 0;
     msg = NULL;
 
     switch (lua_type(L, idx)) {
@@ -400,6 +393,21 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
 
         } else {
             msg = "returned a coin whose kind is not a string";
+            goto done;
+        }
+
+        msg = ngx_http_coinhunt_lua_coin_keys(L, idx);
+
+        if (msg) {
+            goto done;
+        }
+
+        lua_pushvalue(L, ngx_http_coinhunt_lua.data_key);
+        lua_rawget(L, idx);
+
+        msg = ngx_http_coinhunt_lua_data(L, coin);
+
+        if (msg) {
             goto done;
         }
 
@@ -534,6 +542,7 @@ ngx_http_coinhunt_lua_api_open(lua_State *L)
 {
     lua_newtable(L);
     luaL_register(L, NULL, ngx_http_coinhunt_lua_api);
+    ngx_http_coinhunt_lua_verdict_open(L);
 }
 
 

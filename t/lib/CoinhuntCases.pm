@@ -170,7 +170,6 @@ sub metrics {
     my ($n) = @_;
     my (undef, $body) = Coinhunt::http(GET => $n->url('/hunt/metrics'));
     my %m;
-    # refused_total: once the module counts refusals (coinhunt/coming.lua)
     for my $name (qw(taps_total coins_total coin_value_total
                      rule_errors_total rate_limited_total refused_total
                      sessions)) {
