@@ -35,7 +35,10 @@ static ngx_int_t ngx_http_coinhunt_tap_admit(ngx_http_coinhunt_tap_in_t *in,
 static void ngx_http_coinhunt_tap_count(ngx_http_coinhunt_tap_out_t *out);
 
 
-/* NGX_OK: out->s is the session after the tap; else out->fail */
+/*
+ * NGX_OK: out->s is the session after the tap; else out->fail, and out->s
+ * the session before it if the token was valid (out->s.player.len 0: not)
+ */
 NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_game_tap(ngx_http_coinhunt_tap_in_t *in,
@@ -49,6 +52,7 @@ ngx_http_coinhunt_game_tap(ngx_http_coinhunt_tap_in_t *in,
     in->tap.now_ms = (double) now;
     in->tap.seq = (double) in->seq;
     out->retry = 0;
+    out->s.player.len = 0;
 
     for (tries = 0; tries < NGX_HTTP_COINHUNT_TAP_TRIES; tries++) {
 
@@ -108,12 +112,14 @@ ngx_http_coinhunt_tap_try(ngx_http_coinhunt_tap_in_t *in,
         return NGX_DECLINED;
     }
 
+    /* first: a tap that fails from here on has its player in the logs */
+    ngx_http_coinhunt_session_copy(sh, slot, t->slot, s);
+
     if (ngx_http_coinhunt_tap_admit(in, slot, now, &excess, out) != NGX_OK) {
         ngx_http_coinhunt_unlock(&slot->lock);
         return NGX_DECLINED;
     }
 
-    ngx_http_coinhunt_session_copy(sh, slot, t->slot, s);
     ngx_http_coinhunt_unlock(&slot->lock);
 
     rc = ngx_http_coinhunt_lua_on_tap(in->clcf->rules, s, &in->tap,

@@ -53,6 +53,14 @@ ngx_http_coinhunt_http_tap(ngx_http_request_t *r)
     in.clcf = ngx_http_coinhunt_loc_conf(r);
 
     if (ngx_http_coinhunt_game_tap(&in, &out) != NGX_OK) {
+
+        /* the token was valid: the access log names its player */
+        if (out.s.player.len
+            && ngx_http_coinhunt_log_session(r, &out.s) == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_http_coinhunt_failed(r, out.fail, out.retry);
     }
 
