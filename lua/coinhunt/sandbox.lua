@@ -86,21 +86,25 @@ local function now_ms()
   return current().now_ms
 end
 
--- each argument through the VM's own tostring, joined, cut at 2048 bytes
-local function log(...)
-  local h = current()
-  local parts = {}
-  for i = 1, select("#", ...) do
-    parts[i] = tostring((select(i, ...)))
+-- coinhunt.log, .warn and .err: each argument through the VM's own
+-- tostring, joined, cut at 2048 bytes, at the error log's level
+local function logger(level)
+  return function(...)
+    local h = current()
+    local parts = {}
+    for i = 1, select("#", ...) do
+      parts[i] = tostring((select(i, ...)))
+    end
+    busy = true
+    h.emit(level, "coinhunt rules: " .. table.concat(parts):sub(1, 2048))
+    busy = false
   end
-  busy = true
-  h.emit("notice", "coinhunt rules: " .. table.concat(parts):sub(1, 2048))
-  busy = false
 end
 
 -- one table for every rules file, as in a worker's VM
-sandbox.coinhunt = { random = random, now_ms = now_ms, log = log,
-                     refuse = verdict.refuse }
+sandbox.coinhunt = { random = random, now_ms = now_ms,
+                     log = logger("notice"), warn = logger("warn"),
+                     err = logger("error"), refuse = verdict.refuse }
 
 local prelude, make_env = nil, {}
 

@@ -40,9 +40,20 @@ ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
 static const luaL_Reg  ngx_http_coinhunt_lua_api[] = {
     { "random", ngx_http_coinhunt_lua_random },
     { "now_ms", ngx_http_coinhunt_lua_now_ms },
-    { "log", ngx_http_coinhunt_lua_log },
     { "refuse", ngx_http_coinhunt_lua_refuse },
     { NULL, NULL }
+};
+
+
+/* the error log's levels of coinhunt.log(...), .warn(...), .err(...) */
+static const struct {
+    const char                    *name;
+    ngx_uint_t                     level;
+} ngx_http_coinhunt_lua_levels[] = {
+    { "log", NGX_LOG_NOTICE },
+    { "warn", NGX_LOG_WARN },
+    { "err", NGX_LOG_ERR },
+    { NULL, 0 }
 };
 
 
@@ -540,8 +551,18 @@ ngx_http_coinhunt_lua_message(u_char *err, size_t len, const char *msg)
 static void
 ngx_http_coinhunt_lua_api_open(lua_State *L)
 {
+    ngx_uint_t  i;
+
     lua_newtable(L);
     luaL_register(L, NULL, ngx_http_coinhunt_lua_api);
+
+    /* coinhunt.log, .warn and .err: one function, its level an upvalue */
+    for (i = 0; ngx_http_coinhunt_lua_levels[i].name; i++) {
+        lua_pushinteger(L, ngx_http_coinhunt_lua_levels[i].level);
+        lua_pushcclosure(L, ngx_http_coinhunt_lua_log, 1);
+        lua_setfield(L, -2, ngx_http_coinhunt_lua_levels[i].name);
+    }
+
     ngx_http_coinhunt_lua_verdict_open(L);
 }
 
@@ -670,7 +691,7 @@ ngx_http_coinhunt_lua_log(lua_State *L)
         lua_pop(L, 1);
     }
 
-    ngx_log_error(NGX_LOG_NOTICE,
+    ngx_log_error((ngx_uint_t) lua_tointeger(L, lua_upvalueindex(1)),
                   ngx_http_coinhunt_lua.log ? ngx_http_coinhunt_lua.log
                                             : ngx_cycle->log,
                   0, "coinhunt rules: %*s", p - buf, buf);
