@@ -85,6 +85,15 @@ function ACTIONS.leaderboard(h, step, handles)
                        { hunt = value(step.hunt), top = value(step.top) })
 end
 
+function ACTIONS.query(h, step, handles)
+  local args = {}
+  for k, v in pairs(step.args or {}) do args[k] = value(v) end
+  local answer = h:query(session(step, handles, step.query),
+                         { hunt = value(step.hunt), args = args })
+  answer.text = nil
+  return answer
+end
+
 function ACTIONS.advance(h, step)
   h:advance(step.advance)
   return nil
@@ -98,8 +107,8 @@ local function action(step)
   for name in pairs(ACTIONS) do
     if step[name] ~= nil then return name end
   end
-  error("a step with no action (join, tap, end, leaderboard, advance, "
-        .. "metrics)", 0)
+  error("a step with no action (join, tap, end, leaderboard, query, "
+        .. "advance, metrics)", 0)
 end
 
 local function run(case)

@@ -11,6 +11,8 @@ local rng = require "coinhunt.rng"
 local clock = require "coinhunt.clock"
 local rate = require "coinhunt.rate"
 local verdict = require "coinhunt.verdict"
+local query = require "coinhunt.query"
+local json = require "coinhunt.json"
 
 local hunt = {}
 
@@ -131,13 +133,19 @@ end
 
 -- calls a hook of the rules on a session copy, as lua.c does; a failure is
 -- logged with the file, the hook and the message
-function Hunt:call(hook, s, tap)
+function Hunt:call(hook, s, tap, hunt_name)
   local fn = self.rules[hook]
   if fn == nil then return true end
   local o = self.objects
   o.state.session, o.state.tap = s, tap
   local ok, result
-  if hook == "on_expire" then
+  if hook == "on_query" then
+    -- tap: the args; the view is read-only, nil without a session
+    o.state.read_only = true
+    ok, result = sandbox.call(self, fn, s and o.view, tap, hunt_name)
+    o.state.read_only = false
+    o.state.tap = nil
+  elseif hook == "on_expire" then
     ok, result = sandbox.call(self, fn, o.view)
   elseif hook == "on_join" then
     o.state.now_ms = s.created_ms
@@ -393,6 +401,63 @@ function Hunt:leaderboard(s, p)
     end
   end
   return answer
+end
+
+-- GET /hunt/query with the session (nil: none), hunt= and the other
+-- parameters as args (names in lower case, values strings)
+function Hunt:query(s, p)
+  self.requests = self.requests + 1
+  p = p or {}
+  local err
+  if s ~= nil then
+    err = select(2, self:authorize_token(s))
+    if err then return err end
+  end
+  local name
+  if p.hunt ~= nil then
+    name, err = params.name(p.hunt, "hunt")
+    if not name then return err end
+  end
+  local args, n = {}, 0
+  for k, v in pairs(p.args or {}) do
+    k = tostring(k):lower()
+    if not params.valid_name(k, params.NAME_MAX) then
+      return params.error(400, "bad_request", "a parameter name must be 1 "
+                          .. "to 64 characters of A-Z a-z 0-9 _ . -")
+    end
+    if k ~= "hunt" and k ~= "session" and args[k] == nil then
+      n = n + 1
+      if n > query.ARGS then
+        return params.error(400, "bad_request", "a query has at most 32 "
+                            .. "parameters besides hunt and session")
+      end
+      args[k] = tostring(v)
+    end
+  end
+  local slot, s_copy
+  if s ~= nil then
+    slot, err = self:authorize(s)
+    if not slot then return err end
+    if name and name ~= slot.hunt then
+      return params.error(400, "bad_request",
+                          "the session plays another hunt")
+    end
+    name, s_copy = slot.hunt, copy(slot)
+  end
+  if self.rules.on_query == nil then
+    return params.error(404, "no_query", "the hunt's rules answer no "
+                        .. "queries (no on_query)")
+  end
+  local ok, result = self:call("on_query", s_copy, args,
+                               name or self.default_hunt)
+  if not ok then return self:rule_error("the hunt's on_query rule failed") end
+  local text, complaint = query.answer(result)
+  if not text then
+    self.emit("error", "coinhunt: " .. self.path .. ": on_query "
+                       .. complaint)
+    return self:rule_error("the hunt's on_query rule failed")
+  end
+  return { status = 200, json = json.decode(text), text = text }
 end
 
 -- what GET /hunt/metrics counts of the rules' work

@@ -212,7 +212,7 @@ local function check(t)
   if type(rawget(t, "on_tap")) ~= "function" then
     return "returns a table without an on_tap function"
   end
-  for _, hook in ipairs({ "on_join", "on_expire" }) do
+  for _, hook in ipairs({ "on_join", "on_expire", "on_query" }) do
     local f = rawget(t, hook)
     if f ~= nil and type(f) ~= "function" then
       return "has an " .. hook .. " that is not a function"
@@ -252,7 +252,8 @@ function sandbox.load(h, path, source)
   local msg, fields = check(t)
   if msg then return nil, path .. ": the rules module " .. msg end
   return { on_tap = rawget(t, "on_tap"), on_join = rawget(t, "on_join"),
-           on_expire = rawget(t, "on_expire"), fields = fields }
+           on_expire = rawget(t, "on_expire"),
+           on_query = rawget(t, "on_query"), fields = fields }
 end
 
 local function valid_kind(kind)

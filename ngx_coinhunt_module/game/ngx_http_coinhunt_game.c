@@ -49,7 +49,13 @@ const ngx_http_coinhunt_fail_t  ngx_http_coinhunt_fails[] = {
                  "try again later") },
     /* NGX_HTTP_COINHUNT_FAIL_OTHER_HUNT */
     { 400, ngx_string("bad_request"),
-      ngx_string("the session plays another hunt") }
+      ngx_string("the session plays another hunt") },
+    /* NGX_HTTP_COINHUNT_FAIL_NO_QUERY */
+    { 404, ngx_string("no_query"),
+      ngx_string("the hunt's rules answer no queries (no on_query)") },
+    /* NGX_HTTP_COINHUNT_FAIL_QUERY_RULE */
+    { 500, ngx_string("rule_error"),
+      ngx_string("the hunt's on_query rule failed") }
 };
 
 

@@ -79,6 +79,7 @@ typedef struct {
     volatile ngx_uint_t            call;        /* watchdog: one per call */
     volatile sig_atomic_t          in_call;
     volatile sig_atomic_t          stopping;    /* the stop hook is set */
+    ngx_uint_t                     read_only;   /* on_query runs */
     uint64_t                       rng[4];
     int                            tap_ref;     /* stack slots, */
     int                            ctx_ref;     /* as are the rules' hooks */
@@ -119,6 +120,19 @@ ngx_http_coinhunt_verdict_t *ngx_http_coinhunt_lua_refusal(lua_State *L,
 const char *ngx_http_coinhunt_lua_coin_keys(lua_State *L, int idx);
 const char *ngx_http_coinhunt_lua_data(lua_State *L,
     ngx_http_coinhunt_coin_t *coin);
+u_char *ngx_http_coinhunt_lua_json_string(u_char *p, const u_char *s,
+    size_t len);
+u_char *ngx_http_coinhunt_lua_json_number(u_char *p, double v);
+
+/* lua_query.c: on_query's answer as JSON */
+#define NGX_HTTP_COINHUNT_QUERY_DEPTH    4
+#define NGX_HTTP_COINHUNT_QUERY_ENTRIES  256
+#define NGX_HTTP_COINHUNT_QUERY_KEY      64
+#define NGX_HTTP_COINHUNT_QUERY_STRING   256
+#define NGX_HTTP_COINHUNT_QUERY_ARGS     32
+
+const char *ngx_http_coinhunt_lua_answer(lua_State *L, int idx,
+    ngx_pool_t *pool, ngx_str_t *json);
 
 /* lua_view.c: what a hook sees of its session, tap and join */
 ngx_int_t ngx_http_coinhunt_lua_views(ngx_http_coinhunt_main_conf_t *cmcf);
@@ -143,6 +157,9 @@ ngx_int_t ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_tap_t *tap,
     ngx_http_coinhunt_coin_t *coin, ngx_http_coinhunt_verdict_t *verdict,
     ngx_log_t *log);
+ngx_int_t ngx_http_coinhunt_lua_on_query(ngx_http_coinhunt_rules_t *rules,
+    ngx_http_coinhunt_session_t *s, ngx_keyval_t *args, ngx_uint_t nargs,
+    ngx_str_t *hunt, ngx_pool_t *pool, ngx_str_t *json, ngx_log_t *log);
 void ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_main_conf_t *cmcf,
     ngx_http_coinhunt_session_t *s, ngx_log_t *log);
 

@@ -257,6 +257,15 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_query");
+
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
+        msg = "has an on_query that is not a function";
+        goto invalid;
+    }
+
+    lua_pop(L, 1);
+
     msg = ngx_http_coinhunt_lua_fields(L, fields, nfields);
 
     if (msg == NULL) {

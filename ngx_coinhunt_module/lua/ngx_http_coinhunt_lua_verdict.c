@@ -24,9 +24,6 @@
 
 
 static u_char *ngx_http_coinhunt_lua_datum(lua_State *L, u_char *p);
-static u_char *ngx_http_coinhunt_lua_json_string(u_char *p, const u_char *s,
-    size_t len);
-static u_char *ngx_http_coinhunt_lua_json_number(u_char *p, double v);
 
 
 /* the registry key of the refusals' metatable */
@@ -321,7 +318,7 @@ ngx_http_coinhunt_lua_datum(lua_State *L, u_char *p)
 
 
 /* a JSON string: at most 6 bytes ("\u001f") for each byte, and 2 */
-static u_char *
+u_char *
 ngx_http_coinhunt_lua_json_string(u_char *p, const u_char *s, size_t len)
 {
     u_char      c;
@@ -379,7 +376,7 @@ ngx_http_coinhunt_lua_json_string(u_char *p, const u_char *s, size_t len)
  * A finite number: the shortest of 15 or 17 digits that reads back the
  * same, so 0.1 is "0.1" and every double survives; at most 24 bytes.
  */
-static u_char *
+u_char *
 ngx_http_coinhunt_lua_json_number(u_char *p, double v)
 {
     int   n;
