@@ -44,7 +44,7 @@ sub scrape { samples((http(GET => $n->url('/hunt/metrics')))[1]) }
 
 my $m = scrape();
 my @answers = grep { /^coinhunt_responses_total/ } keys %$m;
-is scalar(@answers), 5 * 12, 'every endpoint and status has its series';
+is scalar(@answers), 6 * 12, 'every endpoint and status has its series';
 is_deeply [ grep { $m->{$_} != 0 } @answers ], [],
     '  none counted yet (this answer is counted once sent)';
 is $m->{'coinhunt_joins_total'}, 0, '  no join';
@@ -86,7 +86,7 @@ is $m->{'coinhunt_joins_total'}, 2, 'two sessions started (ann again plays on: n
 is $m->{'coinhunt_taps_total'}, 5, '  five taps';
 
 # the histograms: cumulative buckets ending in +Inf, the count, the sum
-for my $hook (qw(on_join on_tap on_expire)) {
+for my $hook (qw(on_join on_tap on_expire on_query)) {
     my @le = sort { $a <=> $b } map { /^coinhunt_rule_seconds_bucket\{hook="\Q$hook\E",le="([^"+]+)"\}$/ ? $1 : () } keys %$m;
     is scalar(@le), 11, "$hook: eleven finite buckets";
     my @c = map { $m->{"coinhunt_rule_seconds_bucket{hook=\"$hook\",le=\"$_\"}"} } @le;

@@ -24,13 +24,13 @@ const ngx_uint_t  ngx_http_coinhunt_statuses[NGX_HTTP_COINHUNT_STATUSES] = {
 
 /* the endpoints' names, in the order of the module's endpoint table */
 const char *const  ngx_http_coinhunt_actions[NGX_HTTP_COINHUNT_ACTIONS] = {
-    "session", "tap", "leaderboard", "end", "metrics"
+    "session", "tap", "leaderboard", "end", "metrics", "query"
 };
 
 
 /* the hooks' names, in the rows' order */
 const char *const  ngx_http_coinhunt_hooks[NGX_HTTP_COINHUNT_HOOKS] = {
-    "on_join", "on_tap", "on_expire"
+    "on_join", "on_tap", "on_expire", "on_query"
 };
 
 

@@ -15,14 +15,15 @@
 #define NGX_HTTP_COINHUNT_WORKERS_MAX  64
 
 /* the answers by endpoint (its "coinhunt NAME") and by status */
-#define NGX_HTTP_COINHUNT_ACTIONS      5
+#define NGX_HTTP_COINHUNT_ACTIONS      6
 #define NGX_HTTP_COINHUNT_STATUSES     12      /* the last: any other */
 
 /* the rules' hooks, timed into a histogram of fixed buckets each */
 #define NGX_HTTP_COINHUNT_ON_JOIN      0
 #define NGX_HTTP_COINHUNT_ON_TAP       1
 #define NGX_HTTP_COINHUNT_ON_EXPIRE    2
-#define NGX_HTTP_COINHUNT_HOOKS        3
+#define NGX_HTTP_COINHUNT_ON_QUERY     3
+#define NGX_HTTP_COINHUNT_HOOKS        4
 #define NGX_HTTP_COINHUNT_RULE_BUCKETS 12      /* the last: +Inf */
 
 
@@ -37,6 +38,7 @@ typedef struct {
     ngx_atomic_t                   coin_value;
     ngx_atomic_t                   rule_errors;
     ngx_atomic_t                   rate_limited;
+    ngx_atomic_t                   refused;
     ngx_atomic_t                   redis_flushes;
     ngx_atomic_t                   redis_errors;
     ngx_atomic_t                   redis_up;
@@ -54,7 +56,7 @@ typedef struct {
     ngx_atomic_t                   heap_resident;
     ngx_atomic_t                   heap_allocations;
     ngx_atomic_t                   lua_bytes;
-    ngx_atomic_t                   pad[6];     /* whole cache lines */
+    ngx_atomic_t                   pad[4];     /* whole cache lines */
 } ngx_http_coinhunt_counters_t;
 
 
