@@ -168,7 +168,10 @@ ngx_module_t  ngx_http_coinhunt_module = {
 };
 
 
-/* what "coinhunt NAME" serves; "body": a form body may carry parameters */
+/*
+ * what "coinhunt NAME" serves; "body": a form body may carry parameters;
+ * in the order of ngx_http_coinhunt_actions[], the metrics' labels
+ */
 static const ngx_http_coinhunt_endpoint_t  ngx_http_coinhunt_endpoints[] = {
 
     { ngx_string("session"), NGX_HTTP_POST, ngx_string("POST"),
@@ -287,6 +290,7 @@ ngx_http_coinhunt_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     clcf->endpoint = NULL;
+     *     clcf->action = 0;
      */
 
     clcf->rules = NGX_CONF_UNSET_PTR;
@@ -656,6 +660,7 @@ ngx_http_coinhunt_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->endpoint = ep;
+    clcf->action = ep - ngx_http_coinhunt_endpoints;
     clcf->file = cf->conf_file->file.name;
     clcf->line = cf->conf_file->line;
 

@@ -216,6 +216,10 @@ ngx_http_coinhunt_join_create(ngx_http_coinhunt_join_in_t *in,
                    s->index, rc == NGX_OK ? "new or revived"
                                           : "joined meanwhile");
 
+    if (rc == NGX_OK) {
+        ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), joins, 1);
+    }
+
     if (rc == NGX_OK && in->cmcf->redis) {
         slot = ngx_http_coinhunt_session_lock(sh, s->index, s->gen, 0);
 

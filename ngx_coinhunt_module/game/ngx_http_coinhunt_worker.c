@@ -119,5 +119,6 @@ ngx_http_coinhunt_sweep_handler(ngx_event_t *ev)
 static void
 ngx_http_coinhunt_expired(void *data, ngx_http_coinhunt_session_t *s)
 {
+    ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), expiries, 1);
     ngx_http_coinhunt_lua_on_expire(data, s, ngx_cycle->log);
 }

@@ -45,6 +45,10 @@ static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_counter_metrics[] = {
     { "coinhunt_refused_total",
       "Taps and joins the rules refused (coinhunt.refuse).",
       offsetof(ngx_http_coinhunt_counters_t, refused) },
+    { "coinhunt_joins_total", "Sessions started (new or revived players).",
+      offsetof(ngx_http_coinhunt_counters_t, joins) },
+    { "coinhunt_expiries_total", "Sessions expired by the sweep.",
+      offsetof(ngx_http_coinhunt_counters_t, expiries) },
     { "coinhunt_redis_flushes_total", "Batches of scores written to Redis.",
       offsetof(ngx_http_coinhunt_counters_t, redis_flushes) },
     { "coinhunt_redis_errors_total", "Failed Redis connections or commands.",
@@ -111,7 +115,29 @@ static ngx_str_t  ngx_http_coinhunt_build_info = ngx_string(
     "coinhunt_redis_pending_scores %L\n"
 
 
+#define NGX_HTTP_COINHUNT_RESPONSES                                           \
+    "# HELP coinhunt_responses_total Answers by endpoint and HTTP status.\n"  \
+    "# TYPE coinhunt_responses_total counter\n"
+#define NGX_HTTP_COINHUNT_RESPONSE_LINE                                       \
+    "coinhunt_responses_total{action=\"\",status=\"other\"} \n"
+
+#define NGX_HTTP_COINHUNT_RULE_HEAD                                           \
+    "# HELP coinhunt_rule_seconds Wall time of the rules' hook calls.\n"      \
+    "# TYPE coinhunt_rule_seconds histogram\n"
+#define NGX_HTTP_COINHUNT_RULE_LINES                                          \
+    "coinhunt_rule_seconds_bucket{hook=\"on_expire\",le=\"0.000000000\"} \n"
+
+#define NGX_HTTP_COINHUNT_RULE_SUMS                                           \
+    "coinhunt_rule_seconds_sum{hook=\"on_expire\"} .000000000\n"              \
+    "coinhunt_rule_seconds_count{hook=\"on_expire\"} \n"
+
+
 static size_t ngx_http_coinhunt_metrics_len(void);
+static u_char *ngx_http_coinhunt_response_lines(u_char *p,
+    ngx_http_coinhunt_shctx_t *sh);
+static u_char *ngx_http_coinhunt_rule_lines(u_char *p,
+    ngx_http_coinhunt_shctx_t *sh);
+static u_char *ngx_http_coinhunt_seconds(u_char *p, uint64_t ns);
 static ngx_uint_t ngx_http_coinhunt_redis_up(ngx_http_coinhunt_shctx_t *sh);
 static u_char *ngx_http_coinhunt_worker_lines(u_char *p,
     ngx_http_coinhunt_shctx_t *sh);
@@ -157,6 +183,9 @@ ngx_http_coinhunt_http_metrics(ngx_http_request_t *r)
                            m->name, m->help, m->name, m->name, sum);
     }
 
+    last = ngx_http_coinhunt_response_lines(last, sh);
+    last = ngx_http_coinhunt_rule_lines(last, sh);
+
     last = ngx_sprintf(last, NGX_HTTP_COINHUNT_ZONE_GAUGES,
                        ngx_http_coinhunt_journal_sum(sh,
                            offsetof(ngx_http_coinhunt_journal_t, sessions)),
@@ -188,7 +217,16 @@ ngx_http_coinhunt_metrics_len(void)
     len = ngx_http_coinhunt_build_info.len
           + sizeof(NGX_HTTP_COINHUNT_ZONE_GAUGES) + 2 * NGX_INT64_LEN
           + sizeof(NGX_HTTP_COINHUNT_REDIS_UP) + NGX_INT_T_LEN
-          + sizeof(NGX_HTTP_COINHUNT_PENDING) + NGX_INT64_LEN;
+          + sizeof(NGX_HTTP_COINHUNT_PENDING) + NGX_INT64_LEN
+          + sizeof(NGX_HTTP_COINHUNT_RESPONSES)
+          + NGX_HTTP_COINHUNT_ACTIONS * NGX_HTTP_COINHUNT_STATUSES
+            * (sizeof(NGX_HTTP_COINHUNT_RESPONSE_LINE) + sizeof("leaderboard")
+               + NGX_ATOMIC_T_LEN)
+          + sizeof(NGX_HTTP_COINHUNT_RULE_HEAD)
+          + NGX_HTTP_COINHUNT_HOOKS
+            * (NGX_HTTP_COINHUNT_RULE_BUCKETS
+               * (sizeof(NGX_HTTP_COINHUNT_RULE_LINES) + NGX_ATOMIC_T_LEN)
+               + sizeof(NGX_HTTP_COINHUNT_RULE_SUMS) + 2 * NGX_ATOMIC_T_LEN);
 
     for (m = ngx_http_coinhunt_counter_metrics; m->name; m++) {
         len += sizeof(NGX_HTTP_COINHUNT_COUNTER_LINES) - 1
@@ -275,6 +313,104 @@ ngx_http_coinhunt_worker_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
                             m->name, w,
                             ngx_http_coinhunt_field(row, m->offset));
         }
+    }
+
+    return p;
+}
+
+
+/*
+ * the answers by endpoint and status, summed; every pair from the start,
+ * so that the series stay the same and a rate sees the first answer
+ */
+static u_char *
+ngx_http_coinhunt_response_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
+{
+    ngx_uint_t         a, i, w;
+    ngx_atomic_uint_t  sum;
+
+    p = ngx_cpymem(p, NGX_HTTP_COINHUNT_RESPONSES,
+                   sizeof(NGX_HTTP_COINHUNT_RESPONSES) - 1);
+
+    for (a = 0; a < NGX_HTTP_COINHUNT_ACTIONS; a++) {
+        for (i = 0; i < NGX_HTTP_COINHUNT_STATUSES; i++) {
+            sum = 0;
+
+            for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+                sum += sh->counters[w].responses[a][i];
+            }
+
+            p = ngx_sprintf(p, "coinhunt_responses_total{action=\"%s\","
+                            "status=\"", ngx_http_coinhunt_actions[a]);
+
+            p = ngx_http_coinhunt_statuses[i]
+                ? ngx_sprintf(p, "%ui", ngx_http_coinhunt_statuses[i])
+                : ngx_cpymem(p, "other", 5);
+
+            p = ngx_sprintf(p, "\"} %uA\n", sum);
+        }
+    }
+
+    return p;
+}
+
+
+/* each hook's histogram: cumulative buckets, the sum and the count */
+static u_char *
+ngx_http_coinhunt_rule_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
+{
+    ngx_uint_t         h, b, w;
+    ngx_atomic_uint_t  calls, ns;
+
+    p = ngx_cpymem(p, NGX_HTTP_COINHUNT_RULE_HEAD,
+                   sizeof(NGX_HTTP_COINHUNT_RULE_HEAD) - 1);
+
+    for (h = 0; h < NGX_HTTP_COINHUNT_HOOKS; h++) {
+        calls = 0;
+        ns = 0;
+
+        for (b = 0; b < NGX_HTTP_COINHUNT_RULE_BUCKETS; b++) {
+            for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+                calls += sh->counters[w].rule_calls[h][b];
+            }
+
+            p = ngx_sprintf(p, "coinhunt_rule_seconds_bucket{hook=\"%s\","
+                            "le=\"", ngx_http_coinhunt_hooks[h]);
+
+            p = ngx_http_coinhunt_rule_bounds[b]
+                ? ngx_http_coinhunt_seconds(p, ngx_http_coinhunt_rule_bounds[b])
+                : ngx_cpymem(p, "+Inf", 4);
+
+            p = ngx_sprintf(p, "\"} %uA\n", calls);
+        }
+
+        for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
+            ns += sh->counters[w].rule_ns[h];
+        }
+
+        p = ngx_sprintf(p, "coinhunt_rule_seconds_sum{hook=\"%s\"} ",
+                        ngx_http_coinhunt_hooks[h]);
+        p = ngx_http_coinhunt_seconds(p, ns);
+        p = ngx_sprintf(p, "\ncoinhunt_rule_seconds_count{hook=\"%s\"} %uA\n",
+                        ngx_http_coinhunt_hooks[h], calls);
+    }
+
+    return p;
+}
+
+
+/* "ns" nanoseconds as decimal seconds, without the fraction's last zeros */
+static u_char *
+ngx_http_coinhunt_seconds(u_char *p, uint64_t ns)
+{
+    p = ngx_sprintf(p, "%uL.%09uL", ns / 1000000000, ns % 1000000000);
+
+    while (p[-1] == '0') {
+        p--;
+    }
+
+    if (p[-1] == '.') {
+        p--;
     }
 
     return p;

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 #include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_hunts.h"
 #include "ngx_http_coinhunt_http.h"
 #include "ngx_http_coinhunt_reply.h"
@@ -187,6 +188,10 @@ ngx_http_coinhunt_output(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    /* every answer of the module passes here: counted by endpoint, status */
+    ngx_http_coinhunt_count_response(ngx_http_coinhunt_loc_conf(r)->action,
+                                     status);
 
     r->headers_out.status = status;
     r->headers_out.content_type = *type;

@@ -10,6 +10,7 @@
 #include <luajit.h>
 #include "ngx_http_coinhunt_conf.h"
 #include "ngx_http_coinhunt_alloc.h"
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_lua.h"
 
 
@@ -26,7 +27,7 @@
 static void ngx_http_coinhunt_lua_pin(lua_State *L, int *ref);
 static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
     int fn, ngx_http_coinhunt_session_t *s, int arg, int arg2, int nresults,
-    const char *hook);
+    ngx_uint_t hook);
 static ngx_int_t ngx_http_coinhunt_lua_verdict(lua_State *L,
     ngx_http_coinhunt_verdict_t *verdict);
 
@@ -264,10 +265,12 @@ NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     ngx_http_coinhunt_session_t *s, int arg, int arg2, int nresults,
-    const char *hook)
+    ngx_uint_t hook)
 {
     int                       rc, nargs;
+    uint64_t                  ns;
     lua_State                *L;
+    struct timespec           start, end;
     ngx_http_coinhunt_lua_t  *lua;
 
     lua = &ngx_http_coinhunt_lua;
@@ -302,9 +305,18 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     lua->call++;
     lua->in_call = 1;
 
+    /* the histogram's time is the wall clock's: what the answer waits */
+    (void) clock_gettime(CLOCK_MONOTONIC, &start);
+
     rc = lua_pcall(L, nargs, nresults, 1);
 
+    (void) clock_gettime(CLOCK_MONOTONIC, &end);
+
     lua->in_call = 0;
+
+    ns = (uint64_t) (end.tv_sec - start.tv_sec) * 1000000000
+         + end.tv_nsec - start.tv_nsec;
+    ngx_http_coinhunt_count_rule(hook, ns);
 
     if (lua->stopping) {
         lua_sethook(L, NULL, 0, 0);
@@ -316,7 +328,8 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 
     if (rc != 0) {
         ngx_log_error(NGX_LOG_ERR, lua->log, 0,
-                      "coinhunt: %V: %s failed: %s", &rules->path, hook,
+                      "coinhunt: %V: %s failed: %s", &rules->path,
+                      ngx_http_coinhunt_hooks[hook],
                       ngx_http_coinhunt_lua_error(L));
         lua_settop(L, lua->top);
         return NGX_ERROR;
@@ -348,7 +361,7 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_join, s,
                                    ngx_http_coinhunt_lua.ctx_ref, LUA_NOREF,
-                                   1, "on_join")
+                                   1, NGX_HTTP_COINHUNT_ON_JOIN)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -383,7 +396,7 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_tap, s,
                                    ngx_http_coinhunt_lua.tap_ref, LUA_NOREF,
-                                   1, "on_tap")
+                                   1, NGX_HTTP_COINHUNT_ON_TAP)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -476,7 +489,7 @@ ngx_http_coinhunt_lua_on_query(ngx_http_coinhunt_rules_t *rules,
     lua->read_only = 1;
 
     rc = ngx_http_coinhunt_lua_call(rules, rules->on_query, s, targs, thunt,
-                                    1, "on_query");
+                                    1, NGX_HTTP_COINHUNT_ON_QUERY);
 
     lua->read_only = 0;
 
@@ -522,7 +535,8 @@ ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_main_conf_t *cmcf,
     ngx_http_coinhunt_lua.log = log;
 
     (void) ngx_http_coinhunt_lua_call(rules[i], rules[i]->on_expire, s,
-                                      LUA_NOREF, LUA_NOREF, 0, "on_expire");
+                                      LUA_NOREF, LUA_NOREF, 0,
+                                      NGX_HTTP_COINHUNT_ON_EXPIRE);
 
     lua_settop(ngx_http_coinhunt_lua.L, ngx_http_coinhunt_lua.top);
 }

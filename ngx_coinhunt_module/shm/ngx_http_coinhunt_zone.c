@@ -19,7 +19,7 @@
 
 
 /* changes with the zone's layout: a reload cannot take over another one */
-#define NGX_HTTP_COINHUNT_MAGIC   0x34746e75686e696fULL
+#define NGX_HTTP_COINHUNT_MAGIC   0x35746e75686e696fULL
 
 
 ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;

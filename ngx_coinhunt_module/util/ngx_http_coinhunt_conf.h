@@ -69,6 +69,7 @@ typedef struct {
 
 typedef struct {
     const struct ngx_http_coinhunt_endpoint_s  *endpoint;  /* NULL: none */
+    ngx_uint_t                     action;     /* the endpoint's index */
     ngx_http_coinhunt_rules_t     *rules;
     ngx_uint_t                     tap_rate;   /* 1/1000 taps a minute */
     ngx_uint_t                     tap_burst;  /* in 1/1000 taps */
