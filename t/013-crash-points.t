@@ -25,7 +25,7 @@ plan skip_all => 'gdb cannot stop a worker that runs under valgrind'
 # and how many times the line runs before the worker stops there; the
 # journal's apply loop runs once a logged store
 my $APPLY = ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
-             qr/ngx_memcpy\(e->addr/];
+             qr/ngx_memcpy\(zone \+ e->off/];
 my %where = (
     tap_coins => ['ngx_http_coinhunt_store.c',
                   qr/^ngx_http_coinhunt_session_tap\(/,
