@@ -36,7 +36,7 @@ sub after {
 
 sub master_gone {
     my ($pid) = @_;
-    return wait_for(10, sub { !kill 0, $pid });
+    return wait_for(10, sub { !CoinhuntKeep::alive($pid) });
 }
 
 # nginx -s stop: TERM, the workers end at once
@@ -79,7 +79,7 @@ SKIP: {
 # kill -9 of master and workers at once
 my @all = ($n->master_pid, $n->worker_pids);
 kill 'KILL', @all;
-ok wait_for(10, sub { !grep { kill 0, $_ } @all }),
+ok wait_for(10, sub { !grep { CoinhuntKeep::alive($_) } @all }),
    'kill -9 of the whole nginx';
 is +($n->start_again)[0], 0, '  and it starts again';
 after('kill -9');
