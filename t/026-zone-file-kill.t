@@ -13,8 +13,6 @@ use warnings;
 use lib 't/lib';
 use Coinhunt qw(wait_for);
 use CoinhuntKeep;
-use File::Temp qw(tempdir);
-use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -28,65 +26,17 @@ my $n = CoinhuntKeep::nginx(zone => 'crash', size => '1m',
                             file => 'crash.zone');
 my %p = CoinhuntKeep::join_players($n, 'k', 2 * $CLIENTS);
 my @names = sort keys %p;
-my $dir = tempdir('coinhunt-kill-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-
-# a client taps its two players in turn until a tap fails, then writes
-# their states and why it stopped
-sub client {
-    my ($k, @mine) = @_;
-    my $why;
-    while (!defined $why) {
-        for my $p (@mine) {
-            my $wrong = CoinhuntKeep::tap($n, $p, timeout => 3);
-            if ($wrong ne '') {
-                $why = $wrong;
-                last;
-            }
-        }
-    }
-    open my $fh, '>', "$dir/$k" or POSIX::_exit(1);
-    for my $p (@mine) {
-        print $fh join(' ', map { $_ // '-' } @$p{qw(name seq score taps
-                                                     sent)}), "\n";
-    }
-    print $fh "why $why\n";
-    close $fh;
-    POSIX::_exit(0);
-}
-
 my (@bad, $kills);
 for my $round (1 .. $ROUNDS) {
-    my @pids;
-    for my $k (0 .. $CLIENTS - 1) {
-        my @mine = @p{ @names[2 * $k, 2 * $k + 1] };
-        my $pid = fork // die "fork: $!";
-        client($k, @mine) if !$pid;
-        push @pids, $pid;
-    }
-
-    sleep 0.05 + rand 0.3;
-    my @all = ($n->master_pid, $n->worker_pids);
-    kill 'KILL', @all;
-    $kills++;
-    wait_for(10, sub { !grep { CoinhuntKeep::alive($_) } @all })
-        or push @bad, "round $round: nginx did not die";
-    waitpid $_, 0 for @pids;
-
-    for my $k (0 .. $CLIENTS - 1) {
-        open my $fh, '<', "$dir/$k" or die "client $k wrote nothing\n";
-        while (my $line = <$fh>) {
-            chomp $line;
-            if ($line =~ /^why (.*)/s) {
-                # only the kill may stop a client: no answer, no connection
-                push @bad, "round $round: $1" unless $1 =~ /: 599 /;
-                next;
-            }
-            my ($name, $seq, $score, $taps, $sent) = split ' ', $line;
-            @{ $p{$name} }{qw(seq score taps)} = ($seq, $score, $taps);
-            $p{$name}{sent} = $sent eq '-' ? undef : $sent;
-        }
-        unlink "$dir/$k";
-    }
+    push @bad, map { "round $round: $_" } CoinhuntKeep::load_and_kill($n,
+        \%p, $CLIENTS, sub {
+            my @all = ($n->master_pid, $n->worker_pids);
+            kill 'KILL', @all;
+            $kills++;
+            return wait_for(10, sub {
+                       !grep { CoinhuntKeep::alive($_) } @all })
+                   ? () : ('nginx did not die');
+        });
 
     my ($st, $out) = $n->start_again;
     if ($st != 0) {

@@ -13,12 +13,21 @@ package CoinhuntKeep;
 #   CoinhuntKeep::check($n, 'h', \%p)        every token taps exactly and
 #                                            the board is the clients' one
 #   CoinhuntKeep::alive($pid)                not exited (a zombie has)
+#   CoinhuntKeep::load_and_kill($n, \%p, $clients, $kill, $after)
+#                    forked clients tap two players each until $kill->()
+#                    (after $after s, default 0.05, and a random 0-0.3 s
+#                    more) stops what they tap; the
+#                    players' states come back, each with "acked": the time
+#                    and score of its last taps; the list of what was wrong
 
 use strict;
 use warnings;
 
-use Coinhunt qw(http);
+use Coinhunt qw(http wait_for);
 use CoinhuntSanitize;
+use File::Temp qw(tempdir);
+use POSIX ();
+use Time::HiRes ();
 
 our $RULES = <<'LUA';
 return { fields = { "n" },
@@ -83,6 +92,8 @@ sub _credit {
     my (undef, $score, $taps) = _expect($p, $seq);
     @$p{qw(seq score taps)} = ($seq, $score, $taps);
     delete $p->{sent};
+    push @{ $p->{acked} //= [] }, [Time::HiRes::time(), $score];
+    shift @{ $p->{acked} } while @{ $p->{acked} } > 64;
 }
 
 # one tap, the next seq: '' when answered exactly, else what was wrong; a
@@ -162,6 +173,66 @@ sub alive {
     open my $fh, '<', "/proc/$pid/stat" or return 0;
     my $stat = <$fh> // return 0;
     return $stat !~ /^\d+ \(.*\) [ZX] /;
+}
+
+# a client taps its players in turn until a tap fails, then writes their
+# states, their last acknowledged taps and why it stopped
+sub _client {
+    my ($n, $file, @mine) = @_;
+    my $why;
+    while (!defined $why) {
+        for my $p (@mine) {
+            my $wrong = tap($n, $p, timeout => 3);
+            if ($wrong ne '') {
+                $why = $wrong;
+                last;
+            }
+        }
+    }
+    open my $fh, '>', $file or POSIX::_exit(1);
+    for my $p (@mine) {
+        print $fh join(' ', map { $_ // '-' } @$p{qw(name seq score taps
+                                                     sent)},
+                       map { @$_ } @{ $p->{acked} // [] }), "\n";
+    }
+    print $fh "why $why\n";
+    close $fh;
+    POSIX::_exit(0);
+}
+
+sub load_and_kill {
+    my ($n, $players, $clients, $kill, $after) = @_;
+    my $dir = tempdir('coinhunt-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my @names = sort keys %$players;
+    my (@pids, @bad);
+    for my $k (0 .. $clients - 1) {
+        my @mine = @$players{ @names[2 * $k, 2 * $k + 1] };
+        my $pid = fork // die "fork: $!";
+        _client($n, "$dir/$k", @mine) if !$pid;
+        push @pids, $pid;
+    }
+    Time::HiRes::sleep(($after // 0.05) + rand 0.3);
+    push @bad, $kill->();
+    waitpid $_, 0 for @pids;
+
+    for my $k (0 .. $clients - 1) {
+        open my $fh, '<', "$dir/$k" or die "client $k wrote nothing\n";
+        while (my $line = <$fh>) {
+            chomp $line;
+            if ($line =~ /^why (.*)/s) {
+                # only the kill may stop a client: no answer, no connection
+                push @bad, $1 unless $1 =~ /: 599 /;
+                next;
+            }
+            my ($name, $seq, $score, $taps, $sent, @acked) = split ' ', $line;
+            my $p = $players->{$name};
+            @$p{qw(seq score taps)} = ($seq, $score, $taps);
+            $p->{sent} = $sent eq '-' ? undef : $sent;
+            $p->{acked} = [];
+            push @{ $p->{acked} }, [splice @acked, 0, 2] while @acked;
+        }
+    }
+    return @bad;
 }
 
 1;
