@@ -57,6 +57,10 @@ DEB_PACKAGES := nginx nginx-dev gcc make pkg-config libjemalloc-dev \
 # node with npm for playwright-core (Debian's nodejs and npm if none is there)
 BROWSER_PACKAGES := chromium fonts-dejavu-core
 BROWSER_NPM := t/browser/node_modules/.package-lock.json
+# the designer's test kit (lua/coinhunt/): the OpenResty branch's luajit,
+# never Debian's "luajit" package, which apt installs by removing
+# libnginx-mod-http-lua
+KIT_PACKAGES := luajit2
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
 
@@ -68,13 +72,15 @@ NGX_LD_OPT := -Wl,-z,relro -Wl,-z,now -fPIC $(SAN_OPT)
 SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.[ch])
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
-	test-libc-heap test-browser bench fuzz install uninstall clean FORCE
+	test-libc-heap test-browser bench fuzz install uninstall clean FORCE \
+	rules-test
 
 all: build
 
 # everything the tests need; "make run" needs only the server's part
 deps: $(BROWSER_NPM)
-	@./tools/apt-ensure $(DEB_PACKAGES) $(BROWSER_PACKAGES) $(FUZZ_PACKAGES)
+	@./tools/apt-ensure $(DEB_PACKAGES) $(KIT_PACKAGES) $(BROWSER_PACKAGES) \
+	  $(FUZZ_PACKAGES)
 
 run-deps:
 	@./tools/apt-ensure $(DEB_PACKAGES)
@@ -141,6 +147,16 @@ $(MODULE): $(OBJS)/Makefile $(SOURCES)
 
 run: run-deps build
 	@./tools/run-nginx "$(MODULE)" "$(PORT)" "$(NGINX)" "$(RULES)"
+
+# a rules file's own test by the designer's test kit, no nginx needed
+# (lua/README.md, "Testing your rules"): "make rules-test RULES=conf/hunt.lua"
+# runs conf/hunt_test.lua; without RULES, the test of every rules file in
+# conf/ and lua/examples/
+RULES_FILES := $(filter-out %_test.lua,$(wildcard conf/*.lua lua/examples/*.lua))
+
+rules-test:
+	@./tools/apt-ensure $(KIT_PACKAGES)
+	@lua/coinhunt-test $(or $(RULES),$(RULES_FILES))
 
 # the whole suite, once a pass, each on a free port and a servroot of its
 # own: "jemalloc", "libc" (plain builds), "asan" (the libc build with

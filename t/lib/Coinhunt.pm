@@ -352,10 +352,18 @@ sub stop {
     my $master = $self->master_pid // $self->{master} or return;
     kill 'QUIT', $master;
     my $until = time + 10;
-    sleep 0.05 while kill(0, $master) && time < $until;
+    # an exited master may wait a while to be reaped by init: done then
+    sleep 0.05 while kill(0, $master) && !exited($master) && time < $until;
     kill 'KILL', $master if kill 0, $master;
     delete $self->{port};
     Coinhunt::check_reports("$self->{prefix}/logs", "nginx in $self->{prefix}");
+}
+
+sub exited {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $line = <$fh> // return 1;
+    return $line =~ /^\d+ \(.*\) Z /;
 }
 
 sub DESTROY { $_[0]->stop if $_[0]->{port} }
