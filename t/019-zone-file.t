@@ -37,7 +37,7 @@ sub after {
 
 sub master_gone {
     my ($pid) = @_;
-    return wait_for(10, sub { !CoinhuntKeep::alive($pid) });
+    return wait_for(10, sub { Coinhunt::Nginx::exited($pid) });
 }
 
 # a reload keeps the zone, the file mapped; a killed worker's replacement
@@ -93,7 +93,7 @@ SKIP: {
 # kill -9 of master and workers at once
 my @all = ($n->master_pid, $n->worker_pids);
 kill 'KILL', @all;
-ok wait_for(10, sub { !grep { CoinhuntKeep::alive($_) } @all }),
+ok wait_for(10, sub { !grep { !Coinhunt::Nginx::exited($_) } @all }),
    'kill -9 of the whole nginx';
 is +($n->start_again)[0], 0, '  and it starts again';
 after('kill -9');

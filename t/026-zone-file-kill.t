@@ -34,7 +34,7 @@ for my $round (1 .. $ROUNDS) {
             kill 'KILL', @all;
             $kills++;
             return wait_for(10, sub {
-                       !grep { CoinhuntKeep::alive($_) } @all })
+                       !grep { !Coinhunt::Nginx::exited($_) } @all })
                    ? () : ('nginx did not die');
         });
 

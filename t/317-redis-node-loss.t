@@ -29,7 +29,7 @@ my @bad = CoinhuntKeep::load_and_kill($a, \%p, 3, sub {
     my @all = ($a->master_pid, $a->worker_pids);
     kill 'KILL', @all;
     $killed = time;
-    return wait_for(10, sub { !grep { CoinhuntKeep::alive($_) } @all })
+    return wait_for(10, sub { !grep { !Coinhunt::Nginx::exited($_) } @all })
            ? () : ('node A did not die');
 }, 1);
 is_deeply \@bad, [], 'node A answered every tap exactly until it was killed';

@@ -279,7 +279,7 @@ sub kill_whole {
     kill 'KILL', @all;
     $victim->done;
     close $sock if $sock;
-    ok wait_for(10, sub { !grep { CoinhuntKeep::alive($_) } @all }),
+    ok wait_for(10, sub { !grep { !Coinhunt::Nginx::exited($_) } @all }),
        "  and was killed there ($pid) with the whole nginx";
     my ($st, $out) = $n->start_again;
     is $st, 0, '  nginx starts again on its zone file' or diag $out;

@@ -12,7 +12,6 @@ package CoinhuntKeep;
 #   CoinhuntKeep::resend($n, $p{$name})      a tap whose answer was lost
 #   CoinhuntKeep::check($n, 'h', \%p)        every token taps exactly and
 #                                            the board is the clients' one
-#   CoinhuntKeep::alive($pid)                not exited (a zombie has)
 #   CoinhuntKeep::load_and_kill($n, \%p, $clients, $kill, $after)
 #                    forked clients tap two players each until $kill->()
 #                    (after $after s, default 0.05, and a random 0-0.3 s
@@ -164,15 +163,6 @@ sub check {
     my (undef, $body) = http(GET => $n->url("/hunt/leaderboard?hunt=$hunt"
                                             . '&top=100'));
     return (@wrong, board_wrong($body, $players));
-}
-
-# a process that has not exited: a zombie has (its files and locks are
-# closed), and a killed nginx's wait for whoever reaps them
-sub alive {
-    my ($pid) = @_;
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $stat = <$fh> // return 0;
-    return $stat !~ /^\d+ \(.*\) [ZX] /;
 }
 
 # a client taps its players in turn until a tap fails, then writes their
