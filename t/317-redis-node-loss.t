@@ -41,8 +41,9 @@ for my $name (sort keys %p) {
     my $p = $p{$name};
     my @acked = @{ $p->{acked} };
     my @before = grep { $_->[0] <= $flushed_by } @acked;
-    # the history holds a player's last 64 taps: enough for 0.3 s
-    my $floor = @before ? $before[-1][1] : @acked < 64 ? 0 : undef;
+    # the history holds the taps of the last 2 s and the one before: none
+    # before the moment, none was dropped, and the score before was 0
+    my $floor = @before ? $before[-1][1] : 0;
     my ($st, $body) = http(POST => $b->url("/hunt/session?player=$name"
                                            . '&hunt=h'));
     my ($score) = $body =~ /"score":(\d+),"taps":0,"coins":0,/;

@@ -120,12 +120,10 @@ ngx_http_coinhunt_zone_file_map(ngx_str_t *path, u_char *addr, size_t size,
         goto failed;
     }
 
-    if (ngx_http_coinhunt_zone_fd != NGX_INVALID_FILE
-        && ngx_http_coinhunt_zone_fd != fd)
-    {
-        (void) ngx_close_file(ngx_http_coinhunt_zone_fd);
-    }
-
+    /*
+     * A reload to a zone of another name and file keeps the old file's
+     * descriptor, and so its lock, while the old workers may still use it.
+     */
     ngx_http_coinhunt_zone_fd = fd;
     ngx_http_coinhunt_zone_addr = addr;
     ngx_http_coinhunt_zone_size = size;

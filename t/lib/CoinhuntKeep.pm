@@ -17,7 +17,8 @@ package CoinhuntKeep;
 #                    (after $after s, default 0.05, and a random 0-0.3 s
 #                    more) stops what they tap; the
 #                    players' states come back, each with "acked": the time
-#                    and score of its last taps; the list of what was wrong
+#                    and score of its taps of the last 2 s, and of the one
+#                    before them; the list of what was wrong
 
 use strict;
 use warnings;
@@ -91,8 +92,11 @@ sub _credit {
     my (undef, $score, $taps) = _expect($p, $seq);
     @$p{qw(seq score taps)} = ($seq, $score, $taps);
     delete $p->{sent};
-    push @{ $p->{acked} //= [] }, [Time::HiRes::time(), $score];
-    shift @{ $p->{acked} } while @{ $p->{acked} } > 64;
+    # the last 2 s of acknowledged taps, and the one before them
+    my $now = Time::HiRes::time();
+    my $acked = $p->{acked} //= [];
+    push @$acked, [$now, $score];
+    shift @$acked while @$acked > 2 && $acked->[1][0] < $now - 2;
 }
 
 # one tap, the next seq: '' when answered exactly, else what was wrong; a
