@@ -10,6 +10,7 @@ NGINX ?= /usr/sbin/nginx
 NGX_SRC ?= /usr/share/nginx/src
 
 BUILD := $(CURDIR)/build
+PROMTOOL := $(BUILD)/prometheus/usr/bin/promtool
 
 # "make test" passes (see there), chosen before SANITIZE overrides ALLOCATOR
 ifeq ($(VALGRIND),1)
@@ -21,8 +22,12 @@ TEST_PASSES := $(ALLOCATOR)
 else
 TEST_PASSES := jemalloc asan
 # the whole "make test" also runs the libc build's heap tests, the page in
-# Chromium and a short fuzz pass
-TEST_EXTRAS := test-libc-heap test-browser fuzz
+# Chromium, a short fuzz pass and lintian on the Debian package
+TEST_EXTRAS := test-libc-heap test-browser fuzz test-lintian
+# the package installed into this machine's own nginx: only in CI
+ifeq ($(CI),true)
+TEST_EXTRAS += test-deb
+endif
 endif
 
 # SANITIZE=1: the libc build with ASan+UBSan in build/asan; libc so that
@@ -61,6 +66,10 @@ BROWSER_NPM := t/browser/node_modules/.package-lock.json
 # never Debian's "luajit" package, which apt installs by removing
 # libnginx-mod-http-lua
 KIT_PACKAGES := luajit2
+# "make deb": debhelper (dh_nginx comes with nginx-dev), the module's
+# build dependencies (debian/control), lintian for the test
+DEB_BUILD_PACKAGES := debhelper dpkg-dev lintian nginx-dev gcc make \
+	pkg-config libjemalloc-dev libluajit2-5.1-dev libhiredis-dev
 BENCH_PACKAGES := wrk gnuplot-nox linux-perf util-linux \
 	libnginx-mod-http-lua lua-resty-core lua-resty-lrucache lua-nginx-redis
 
@@ -73,14 +82,14 @@ SOURCES := config $(wildcard ngx_coinhunt_module/*.[ch] ngx_coinhunt_module/*/*.
 
 .PHONY: all deps run-deps valgrind-deps bench-deps build run test \
 	test-libc-heap test-browser bench fuzz install uninstall clean FORCE \
-	rules-test
+	rules-test deb test-lintian test-deb
 
 all: build
 
 # everything the tests need; "make run" needs only the server's part
-deps: $(BROWSER_NPM)
+deps: $(BROWSER_NPM) $(PROMTOOL)
 	@./tools/apt-ensure $(DEB_PACKAGES) $(KIT_PACKAGES) $(BROWSER_PACKAGES) \
-	  $(FUZZ_PACKAGES)
+	  $(FUZZ_PACKAGES) $(DEB_BUILD_PACKAGES)
 
 run-deps:
 	@./tools/apt-ensure $(DEB_PACKAGES)
@@ -125,7 +134,7 @@ $(BUILD)/configure-$(VARIANT).args: FORCE
 	@mkdir -p $(BUILD)
 	@echo '$(CONFIGURE_ARGS)' | cmp -s - $@ || echo '$(CONFIGURE_ARGS)' > $@
 
-$(OBJS)/Makefile: config $(BUILD)/configure-$(VARIANT).args
+$(OBJS)/Makefile: config VERSION $(BUILD)/configure-$(VARIANT).args
 	@rm -rf $(BUILD)/nginx-src-$(VARIANT) $(OBJS)
 	@mkdir -p $(BUILD)
 	@cp -r $(NGX_SRC) $(BUILD)/nginx-src-$(VARIANT)
@@ -219,6 +228,40 @@ fuzz: deps build
 	@./tools/apt-ensure $(FUZZ_PACKAGES)
 	@$(MAKE) -s -f fuzz/fuzz.mk BUILD=$(BUILD) OBJS=$(OBJS)
 	@FUZZ_TIME=$(FUZZ_TIME) ./fuzz/run $(FUZZ)
+
+# promtool, for t/003-promtool.t: Debian's prometheus package unpacked, never
+# installed (tools/unpack-promtool)
+$(PROMTOOL):
+	@./tools/unpack-promtool $(BUILD)/prometheus
+
+# the Debian package (debian/, tools/make-deb), version from VERSION
+DEB := $(BUILD)/libnginx-mod-http-coinhunt_$(shell cat VERSION)_$(shell \
+	dpkg --print-architecture).deb
+DEB_INPUTS := $(SOURCES) VERSION CHANGELOG.md LICENSE README.md \
+	$(wildcard conf/*.lua conf/*.conf debian/* debian/*/*) \
+	tools/make-deb tools/deb-changelog
+
+deb: $(DEB)
+
+$(DEB): $(DEB_INPUTS)
+	@./tools/apt-ensure $(DEB_BUILD_PACKAGES)
+	@./tools/make-deb $@
+
+# lintian on what "make deb" built: no error or warning (the overrides and
+# why are in debian/libnginx-mod-http-coinhunt.lintian-overrides)
+test-lintian: deb
+	@echo "== lintian on $(notdir $(DEB)) and its .changes"
+	@lintian --info --fail-on error,warning \
+	  $(BUILD)/deb/$(basename $(notdir $(DEB))).changes 2>&1 \
+	  | grep -v '^running with root privileges'; \
+	  exit $${PIPESTATUS[0]}
+
+# the package in this machine's own nginx: apt-get install, nginx -t, a join
+# and a tap on a loopback port, apt-get purge, nothing left (tools/test-deb).
+# "make test" runs it only when CI=true: it changes the machine while it runs
+test-deb: deb
+	@echo "== the package in the system nginx (tools/test-deb)"
+	@$$([ "$$(id -u)" -eq 0 ] || echo sudo) ./tools/test-deb $(DEB)
 
 # the layout of Debian's own libnginx-mod-* packages
 MODULES_DIR := /usr/lib/nginx/modules

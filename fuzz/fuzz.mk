@@ -23,7 +23,7 @@ params_SRCS := parse
 token_SRCS := token
 redis_reply_SRCS := redis_reply parse
 redis_reply_LIBS := -lhiredis
-rules_SRCS := lua_sandbox parse
+rules_SRCS := lua_sandbox lua_verdict parse
 rules_LIBS := -lluajit-5.1 -lm
 
 .PHONY: all

@@ -193,6 +193,9 @@ static const ngx_http_coinhunt_endpoint_t  ngx_http_coinhunt_endpoints[] = {
     { ngx_string("metrics"), NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"), ngx_http_coinhunt_http_metrics, 0, 0 },
 
+    { ngx_string("query"), NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"), ngx_http_coinhunt_http_query, 0, 1 },
+
     { ngx_null_string, 0, ngx_null_string, NULL, 0, 0 }
 };
 
@@ -669,8 +672,8 @@ ngx_http_coinhunt_action(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ep->name.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"coinhunt\" directive unknown action \"%V\": "
-                           "session, tap, leaderboard, end or metrics "
-                           "expected", &value[1]);
+                           "session, tap, leaderboard, end, metrics or "
+                           "query expected", &value[1]);
         return NGX_CONF_ERROR;
     }
 

@@ -16,6 +16,14 @@ run_tests();
 
 sub main::tok { Coinhunt::token('coinhunt-test-secret', @_) }
 
+# what coinhunt_build_info says: the VERSION file, the build's allocator
+our ($version, $allocator);
+BEGIN {
+    open my $fh, '<', 'VERSION' or die "VERSION: $!";
+    chomp($version = <$fh>);
+    $allocator = ($ENV{ALLOCATOR} // 'jemalloc') eq 'libc' ? 'libc' : 'jemalloc';
+}
+
 __DATA__
 
 === TEST 1: every metric of DESIGN.md, in Prometheus text format
@@ -30,12 +38,17 @@ Content-Type: text/plain; version=0.0.4; charset=utf-8
 --- response_body_like eval
 my @counters = qw(taps coins coin_value rule_errors rate_limited
                   redis_flushes redis_errors);
-my @gauges = qw(sessions redis_up redis_pending_scores);
+my @gauges = qw(sessions redis_pending_scores);
 my $re = CORE::join '', map { "(?=.*^# TYPE coinhunt_${_}_total counter\\ncoinhunt_${_}_total 0\$)" } @counters;
 $re .= CORE::join '', map { "(?=.*^# TYPE coinhunt_$_ gauge\\ncoinhunt_$_ 0\$)" } @gauges;
 $re .= '(?=.*^coinhunt_sessions_capacity [1-9]\d*$)';
-$re .= CORE::join '', map { "(?=.*^coinhunt_heap_${_}_bytes\\{worker=\"[01]\",pid=\"\\d+\"\\} \\d+\$)" } qw(allocated resident);
-$re .= '(?=.*^coinhunt_lua_memory_bytes\{worker="[01]",pid="\d+"\} \d+$)';
+$re .= CORE::join '', map { "(?=.*^coinhunt_heap_${_}_bytes\\{worker=\"[01]\"\\} \\d+\$)" } qw(allocated resident);
+$re .= '(?=.*^coinhunt_lua_memory_bytes\{worker="[01]"\} \d+$)';
+# the version of the VERSION file and the allocator of the build
+$re .= "(?=.*^# TYPE coinhunt_build_info gauge\ncoinhunt_build_info"
+     . "\\{version=\"\Q$main::version\E\",allocator=\"$main::allocator\"\\} 1\$)";
+# no pid label (a reload would make new series), no Redis gauge without Redis
+$re .= '(?!.*pid=)(?!.*^coinhunt_redis_up)';
 # every line is a comment or "name{labels} value"
 $re .= '(?!.*^(?!#)(?![a-z_]+(?:\{[^}]*\})? \d+$).+$)';
 qr/\A$re/ms
@@ -79,4 +92,4 @@ return { on_tap = function(s) if s.taps < 3 then return 5 end end }
 --- response_body_like eval
 [qr/"session"/, qr/"score":5,/, qr/"score":10,/, qr/"score":15,/,
  qr/"score":15,"taps":4,"coins":3/,
- (qr/\A(?=.*^coinhunt_taps_total 4$)(?=.*^coinhunt_coins_total 3$)(?=.*^coinhunt_coin_value_total 15$)(?=.*^coinhunt_sessions 1$)(?=.*^coinhunt_heap_allocated_bytes\{worker="0",)(?=.*^coinhunt_heap_allocated_bytes\{worker="1",)/ms) x 4]
+ (qr/\A(?=.*^coinhunt_taps_total 4$)(?=.*^coinhunt_coins_total 3$)(?=.*^coinhunt_coin_value_total 15$)(?=.*^coinhunt_sessions 1$)(?=.*^coinhunt_heap_allocated_bytes\{worker="0"\} )(?=.*^coinhunt_heap_allocated_bytes\{worker="1"\} )/ms) x 4]

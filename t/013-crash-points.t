@@ -29,8 +29,10 @@ plan skip_all => 'gdb cannot stop a worker that runs under valgrind'
 my $APPLY = ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
              qr/ngx_memcpy\(zone \+ e->off/];
 my %where = (
+    # a tap's commit (ngx_http_coinhunt_session_tap's, inlined in it and
+    # in a refusal's: gdb's breakpoint "1.1" is the first of two places)
     tap_coins => ['ngx_http_coinhunt_store.c',
-                  qr/^ngx_http_coinhunt_session_tap\(/,
+                  qr/^ngx_http_coinhunt_session_commit\(/,
                   qr/ngx_http_coinhunt_board_score\(/,
                   qr/slot->coins = coins;/],
     board_move => ['ngx_http_coinhunt_tree.c',

@@ -10,7 +10,7 @@ use Coinhunt;
 
 repeat_each(1);
 
-plan tests => repeat_each() * 171;
+plan tests => repeat_each() * 194;
 
 no_shuffle();
 # TEST 11 and TEST 12 roll the same seeded dice in two fresh nginx
@@ -432,3 +432,38 @@ return {
 [qr/^\{"error":"rule_error","message":"the hunt's on_join rule failed"\}$/,
  qr/"session":"\Q${\ main::tok(0, 1, 'trent')}\E","player":"trent"/,
  qr/coinhunt_sessions 1\n/]
+
+
+
+=== TEST 15: $coinhunt_player names a valid token's player whatever the answer: a rule error, a refusal, a replay, a rate limit; not a bad token
+--- http_config
+    coinhunt_zone taps 1m;
+    coinhunt_secret coinhunt-test-secret;
+    coinhunt_rules ../html/rules.lua;
+--- config
+    location = /hunt/session { coinhunt session; }
+    location = /hunt/tap {
+        coinhunt tap;
+        coinhunt_tap_rate 1r/m burst=1;
+        add_header X-Log "p=$coinhunt_player s=$coinhunt_score c=$coinhunt_coin"
+                   always;
+    }
+--- user_files
+>>> rules.lua
+local coinhunt = require "coinhunt"
+return { on_tap = function(s, tap)
+  if tap.seq == 2 then error("boom") end
+  if tap.seq == 3 then return coinhunt.refuse("not_yet", "wait") end
+  return 7
+end }
+--- request eval
+[@{ main::taps("&seq=1", "&seq=2", "&seq=3", "&seq=3", "&seq=4", "&seq=5") },
+ "POST /hunt/tap?session=" . main::tok(0, 2, 'tapper', 'cave')]
+--- error_code eval
+[201, 200, 500, 403, 409, 200, 429, 401]
+--- response_headers eval
+["", "X-Log: p=tapper s=7 c=7", "X-Log: p=tapper s=7 c=",
+ "X-Log: p=tapper s=7 c=", "X-Log: p=tapper s=7 c=",
+ "X-Log: p=tapper s=14 c=7", "X-Log: p=tapper s=14 c=", "X-Log: p= s= c="]
+--- no_error_log
+[crit]

@@ -172,12 +172,55 @@ LUA
         return $ok;
     };
     is $taps->(6000), 6000, 'warm-up taps';
-    my $re = 'coinhunt_heap_allocations_total\{worker="0",pid="\d+"\}';
+    my $re = 'coinhunt_heap_allocations_total\{worker="0"\}';
     my $before = metric($n, $re);
     is $taps->(10000), 10000, '10,000 taps';
     my $after = metric($n, $re);
     ok defined $before && $before > 0, "the heap counter counts ($before)";
     is $after - $before, 0, 'the 10,000 taps made no heap allocation';
+    $n->stop;
+}
+
+# nor with a coin's data and refusals (a userdata each, recycled)
+{
+    my $rules = <<'LUA';
+local coinhunt = require "coinhunt"
+local rules = { fields = { "combo" } }
+function rules.on_tap(s, tap)
+  s.combo = s.combo + 1
+  if s.combo % 3 == 0 then
+    return coinhunt.refuse("not_now", "every third tap is refused", 429)
+  end
+  return { value = 1, kind = "gold",
+           data = { combo = s.combo, half = s.combo / 2, even = s.combo % 2 == 0,
+                    msg = "a \"quoted\" line\n" } }
+end
+return rules
+LUA
+    my $n = Coinhunt::Nginx->start(files => { 'rules.lua' => $rules },
+        conf => "coinhunt_zone allocs 4m;\n$server");
+    my $ua = HTTP::Tiny->new(keep_alive => 1);
+    my $token = ($ua->post($n->url('/hunt/session?player=d'))->{content}
+                 =~ /"session":"([^"]+)"/)[0];
+    my $taps = sub {
+        my ($count) = @_;
+        my %seen;
+        for my $i (1 .. $count) {
+            my $res = $ua->post($n->url("/hunt/tap?session=$token"));
+            $seen{$res->{status}}++;
+            $seen{data}++ if $res->{content} =~
+                /"data":\{(?=.*"combo":\d+)(?=.*"even":(?:true|false))(?=.*"msg":"a \\"quoted\\" line\\n")/;
+        }
+        return join ' ', map { "$_=$seen{$_}" } sort keys %seen;
+    };
+    is $taps->(3000), '200=2000 429=1000 data=2000',
+       'warm-up: two coins with their data, then a refusal, and again';
+    my $re = 'coinhunt_heap_allocations_total\{worker="0",pid="\d+"\}';
+    my $before = metric($n, $re);
+    is $taps->(6000), '200=4000 429=2000 data=4000', '6,000 taps';
+    my $after = metric($n, $re);
+    is $after - $before, 0,
+       'the 6,000 taps with data and refusals made no heap allocation';
     $n->stop;
 }
 

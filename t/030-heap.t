@@ -30,7 +30,7 @@ CONF
 sub worker_metrics {
     my (undef, $body) = http(GET => $n->url('/hunt/metrics'));
     my %m;
-    $m{$1} = $2 while $body =~ /^(coinhunt_(?:heap|lua)_\w+)\{worker="0",pid="\d+"\} (\d+)$/mg;
+    $m{$1} = $2 while $body =~ /^(coinhunt_(?:heap|lua)_\w+)\{worker="0"\} (\d+)$/mg;
     return \%m;
 }
 

@@ -85,6 +85,15 @@ function ACTIONS.leaderboard(h, step, handles)
                        { hunt = value(step.hunt), top = value(step.top) })
 end
 
+function ACTIONS.query(h, step, handles)
+  local args = {}
+  for k, v in pairs(step.args or {}) do args[k] = value(v) end
+  local answer = h:query(session(step, handles, step.query),
+                         { hunt = value(step.hunt), args = args })
+  answer.text = nil
+  return answer
+end
+
 function ACTIONS.advance(h, step)
   h:advance(step.advance)
   return nil
@@ -98,16 +107,15 @@ local function action(step)
   for name in pairs(ACTIONS) do
     if step[name] ~= nil then return name end
   end
-  error("a step with no action (join, tap, end, leaderboard, advance, "
-        .. "metrics)", 0)
+  error("a step with no action (join, tap, end, leaderboard, query, "
+        .. "advance, metrics)", 0)
 end
 
 local function run(case)
   local name, source = rules(case)
   local h, err = hunt.new(name, { source = source, seed = case.seed,
                                   session_ttl = case.session_ttl,
-                                  tap_rate = case.tap_rate,
-                                  coming = case.kit_only ~= nil })
+                                  tap_rate = case.tap_rate })
   if not h then return { name = case.name, load_error = first_line(err) } end
   local out, handles, seen = {}, {}, 0
   for i, step in ipairs(case.steps or {}) do

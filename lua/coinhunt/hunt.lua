@@ -10,7 +10,9 @@ local params = require "coinhunt.params"
 local rng = require "coinhunt.rng"
 local clock = require "coinhunt.clock"
 local rate = require "coinhunt.rate"
-local coming = require "coinhunt.coming"
+local verdict = require "coinhunt.verdict"
+local query = require "coinhunt.query"
+local json = require "coinhunt.json"
 
 local hunt = {}
 
@@ -20,7 +22,7 @@ Hunt.__index = Hunt
 local HUNTS_MAX = 1024
 local TOP_MAX, TOP_DEFAULT = 100, 10
 local OPTIONS = { seed = true, now = true, session_ttl = true,
-                  tap_rate = true, hunt = true, source = true, coming = true }
+                  tap_rate = true, hunt = true, source = true }
 
 local function option_error(name, msg)
   error("T.load: option " .. name .. ": " .. msg, 3)
@@ -31,7 +33,7 @@ local function configure(h, opts)
   for k in pairs(opts) do
     if not OPTIONS[k] then
       error("T.load: no option '" .. tostring(k) .. "' (seed, now, "
-            .. "session_ttl, tap_rate, hunt, source, coming)", 3)
+            .. "session_ttl, tap_rate, hunt, source)", 3)
     end
   end
   local seed = opts.seed == nil and rng.random_seed() or rng.seed(opts.seed)
@@ -48,7 +50,6 @@ local function configure(h, opts)
   end
   h.rate, err = rate.parse(opts.tap_rate or "off")
   if not h.rate then option_error("tap_rate", err) end
-  h.coming = opts.coming == true    -- coinhunt/coming.lua's API
   h.default_hunt = "default"
   if opts.hunt ~= nil then
     if not params.valid_name(opts.hunt, params.NAME_MAX) then
@@ -132,13 +133,19 @@ end
 
 -- calls a hook of the rules on a session copy, as lua.c does; a failure is
 -- logged with the file, the hook and the message
-function Hunt:call(hook, s, tap)
+function Hunt:call(hook, s, tap, hunt_name)
   local fn = self.rules[hook]
   if fn == nil then return true end
   local o = self.objects
   o.state.session, o.state.tap = s, tap
   local ok, result
-  if hook == "on_expire" then
+  if hook == "on_query" then
+    -- tap: the args; the view is read-only, nil without a session
+    o.state.read_only = true
+    ok, result = sandbox.call(self, fn, s and o.view, tap, hunt_name)
+    o.state.read_only = false
+    o.state.tap = nil
+  elseif hook == "on_expire" then
     ok, result = sandbox.call(self, fn, o.view)
   elseif hook == "on_join" then
     o.state.now_ms = s.created_ms
@@ -201,7 +208,7 @@ function Hunt:join(player, p)
     self.counters.rule_errors = self.counters.rule_errors + 1
     return params.error(500, "rule_error", "the hunt's on_join rule failed")
   end
-  local refusal = self.coming and coming.refusal(result)
+  local refusal = verdict.refusal(result)
   if refusal then
     self.counters.refused = self.counters.refused + 1
     return refusal
@@ -257,14 +264,14 @@ function Hunt:tap(s, p)
   local ok, result = self:call("on_tap", s_copy, { x = x, y = y, seq = seq,
                                                    now_ms = self.now_ms })
   if not ok then return self:rule_error("the hunt's on_tap rule failed") end
-  local refusal = self.coming and coming.refusal(result)
+  local refusal = verdict.refusal(result)
   if refusal then
     -- the hook's field writes and the seq are kept; nothing is credited
     slot.fields, slot.seq = s_copy.fields, seq ~= 0 and seq or slot.seq
     self.counters.refused = self.counters.refused + 1
     return refusal
   end
-  local coin, complaint = sandbox.coin(result, self.coming)
+  local coin, complaint = sandbox.coin(result)
   if complaint then
     self.emit("error", "coinhunt: " .. self.path .. ": on_tap " .. complaint)
     return self:rule_error("the hunt's on_tap rule failed")
@@ -396,6 +403,63 @@ function Hunt:leaderboard(s, p)
   return answer
 end
 
+-- GET /hunt/query with the session (nil: none), hunt= and the other
+-- parameters as args (names in lower case, values strings)
+function Hunt:query(s, p)
+  self.requests = self.requests + 1
+  p = p or {}
+  local err
+  if s ~= nil then
+    err = select(2, self:authorize_token(s))
+    if err then return err end
+  end
+  local name
+  if p.hunt ~= nil then
+    name, err = params.name(p.hunt, "hunt")
+    if not name then return err end
+  end
+  local args, n = {}, 0
+  for k, v in pairs(p.args or {}) do
+    k = tostring(k):lower()
+    if not params.valid_name(k, params.NAME_MAX) then
+      return params.error(400, "bad_request", "a parameter name must be 1 "
+                          .. "to 64 characters of A-Z a-z 0-9 _ . -")
+    end
+    if k ~= "hunt" and k ~= "session" and args[k] == nil then
+      n = n + 1
+      if n > query.ARGS then
+        return params.error(400, "bad_request", "a query has at most 32 "
+                            .. "parameters besides hunt and session")
+      end
+      args[k] = tostring(v)
+    end
+  end
+  local slot, s_copy
+  if s ~= nil then
+    slot, err = self:authorize(s)
+    if not slot then return err end
+    if name and name ~= slot.hunt then
+      return params.error(400, "bad_request",
+                          "the session plays another hunt")
+    end
+    name, s_copy = slot.hunt, copy(slot)
+  end
+  if self.rules.on_query == nil then
+    return params.error(404, "no_query", "the hunt's rules answer no "
+                        .. "queries (no on_query)")
+  end
+  local ok, result = self:call("on_query", s_copy, args,
+                               name or self.default_hunt)
+  if not ok then return self:rule_error("the hunt's on_query rule failed") end
+  local text, complaint = query.answer(result)
+  if not text then
+    self.emit("error", "coinhunt: " .. self.path .. ": on_query "
+                       .. complaint)
+    return self:rule_error("the hunt's on_query rule failed")
+  end
+  return { status = 200, json = json.decode(text), text = text }
+end
+
 -- what GET /hunt/metrics counts of the rules' work
 function Hunt:metrics()
   local c = self.counters
@@ -403,7 +467,7 @@ function Hunt:metrics()
            coinhunt_coin_value_total = c.coin_value,
            coinhunt_rule_errors_total = c.rule_errors,
            coinhunt_rate_limited_total = c.rate_limited,
-           coinhunt_refused_total = self.coming and c.refused or nil,
+           coinhunt_refused_total = c.refused,
            coinhunt_sessions = c.sessions }
 end
 

@@ -105,8 +105,9 @@ local function array(text, pos)
   end)
 end
 
+-- an object, even an empty one, stays an object when written again
 local function object(text, pos)
-  return list(text, pos, "}", function(t, n, p)
+  local t, p = list(text, pos, "}", function(t, n, p)
     if text:sub(p, p) ~= '"' then fail(text, p, "a key expected") end
     local k
     k, p = str(text, p)
@@ -115,6 +116,7 @@ local function object(text, pos)
     t[k], p = value(text, space(text, p + 1))
     return p
   end)
+  return json.object(t), p
 end
 
 local WORDS = { ["true"] = true, ["false"] = false, null = json.null }

@@ -7,7 +7,7 @@
 -- rng (coinhunt/rng.lua's state), now_ms and emit(level, text), its log.
 
 local rng = require "coinhunt.rng"
-local coming = require "coinhunt.coming"
+local verdict = require "coinhunt.verdict"
 local params = require "coinhunt.params"
 
 local sandbox = {}
@@ -86,24 +86,25 @@ local function now_ms()
   return current().now_ms
 end
 
--- each argument through the VM's own tostring, joined, cut at 2048 bytes
-local function log(...)
-  local h = current()
-  local parts = {}
-  for i = 1, select("#", ...) do
-    parts[i] = tostring((select(i, ...)))
+-- coinhunt.log, .warn and .err: each argument through the VM's own
+-- tostring, joined, cut at 2048 bytes, at the error log's level
+local function logger(level)
+  return function(...)
+    local h = current()
+    local parts = {}
+    for i = 1, select("#", ...) do
+      parts[i] = tostring((select(i, ...)))
+    end
+    busy = true
+    h.emit(level, "coinhunt rules: " .. table.concat(parts):sub(1, 2048))
+    busy = false
   end
-  busy = true
-  h.emit("notice", "coinhunt rules: " .. table.concat(parts):sub(1, 2048))
-  busy = false
 end
 
--- one table for every rules file, as in a worker's VM; and one with the
--- API the module is about to gain (coinhunt/coming.lua), for the rules a
--- test loads with { coming = true }
-sandbox.coinhunt = { random = random, now_ms = now_ms, log = log }
-sandbox.coinhunt_coming = { random = random, now_ms = now_ms, log = log,
-                            refuse = coming.refuse }
+-- one table for every rules file, as in a worker's VM
+sandbox.coinhunt = { random = random, now_ms = now_ms,
+                     log = logger("notice"), warn = logger("warn"),
+                     err = logger("error"), refuse = verdict.refuse }
 
 local prelude, make_env = nil, {}
 
@@ -211,7 +212,7 @@ local function check(t)
   if type(rawget(t, "on_tap")) ~= "function" then
     return "returns a table without an on_tap function"
   end
-  for _, hook in ipairs({ "on_join", "on_expire" }) do
+  for _, hook in ipairs({ "on_join", "on_expire", "on_query" }) do
     local f = rawget(t, hook)
     if f ~= nil and type(f) ~= "function" then
       return "has an " .. hook .. " that is not a function"
@@ -243,8 +244,7 @@ end
 function sandbox.load(h, path, source)
   local chunk, err = loadstring(source, "@" .. path)
   if not chunk then return nil, err end
-  local globals = env(h.coming and sandbox.coinhunt_coming
-                      or sandbox.coinhunt)
+  local globals = env(sandbox.coinhunt)
   globals.os.time, globals.os.date = clock(h)
   setfenv(chunk, globals)
   local ok, t = sandbox.call(h, chunk)
@@ -252,7 +252,8 @@ function sandbox.load(h, path, source)
   local msg, fields = check(t)
   if msg then return nil, path .. ": the rules module " .. msg end
   return { on_tap = rawget(t, "on_tap"), on_join = rawget(t, "on_join"),
-           on_expire = rawget(t, "on_expire"), fields = fields }
+           on_expire = rawget(t, "on_expire"),
+           on_query = rawget(t, "on_query"), fields = fields }
 end
 
 local function valid_kind(kind)
@@ -260,9 +261,9 @@ local function valid_kind(kind)
 end
 
 -- what on_tap returned: a coin {value, kind}, nil for none, or nil and
--- the complaint ("on_tap " .. complaint is what the module logs); with
--- "coming", a coin may carry data, and no other key
-function sandbox.coin(v, with_data)
+-- the complaint ("on_tap " .. complaint is what the module logs);
+-- a coin may carry data, and no other key
+function sandbox.coin(v)
   local value, kind, data
   local t = type(v)
   if v == nil or v == false then return nil end
@@ -278,11 +279,9 @@ function sandbox.coin(v, with_data)
     if kind ~= nil and type(kind) ~= "string" then
       return nil, "returned a coin whose kind is not a string"
     end
-    if with_data then
-      local complaint
-      data, complaint = coming.data(v)
-      if complaint then return nil, complaint end
-    end
+    local complaint
+    data, complaint = verdict.data(v)
+    if complaint then return nil, complaint end
   else
     return nil, "returned neither a coin table, a number nor nil"
   end

@@ -58,6 +58,9 @@ function view.new(fields)
     if s == nil then
       error("the session view is only valid in its hook", 2)
     end
+    if state.read_only then
+      error("the session view is read-only in on_query", 2)
+    end
     local i = type(key) == "string" and slot[key]
     if i then
       if type(v) ~= "number" or v ~= v or v == math.huge

@@ -6,6 +6,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_game.h"
 
 
@@ -48,5 +49,28 @@ const ngx_http_coinhunt_fail_t  ngx_http_coinhunt_fails[] = {
                  "try again later") },
     /* NGX_HTTP_COINHUNT_FAIL_OTHER_HUNT */
     { 400, ngx_string("bad_request"),
-      ngx_string("the session plays another hunt") }
+      ngx_string("the session plays another hunt") },
+    /* NGX_HTTP_COINHUNT_FAIL_NO_QUERY */
+    { 404, ngx_string("no_query"),
+      ngx_string("the hunt's rules answer no queries (no on_query)") },
+    /* NGX_HTTP_COINHUNT_FAIL_QUERY_RULE */
+    { 500, ngx_string("rule_error"),
+      ngx_string("the hunt's on_query rule failed") }
 };
+
+
+/* a refusal of the rules (coinhunt.refuse) as a failure, counted */
+const ngx_http_coinhunt_fail_t *
+ngx_http_coinhunt_game_refused(ngx_http_coinhunt_fail_t *fail,
+    ngx_http_coinhunt_verdict_t *verdict)
+{
+    fail->status = verdict->status;
+    fail->code.len = verdict->code_len;
+    fail->code.data = verdict->code;
+    fail->message.len = verdict->message_len;
+    fail->message.data = verdict->message;
+
+    ngx_http_coinhunt_count(ngx_http_coinhunt_counters(), refused, 1);
+
+    return fail;
+}

@@ -11,6 +11,7 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_http_coinhunt_conf.h"
+#include "ngx_http_coinhunt_lua.h"
 
 
 /*
@@ -36,7 +37,9 @@ typedef enum {
     NGX_HTTP_COINHUNT_FAIL_HUNTS,
     NGX_HTTP_COINHUNT_FAIL_SESSIONS,
     NGX_HTTP_COINHUNT_FAIL_UNAVAILABLE,
-    NGX_HTTP_COINHUNT_FAIL_OTHER_HUNT
+    NGX_HTTP_COINHUNT_FAIL_OTHER_HUNT,
+    NGX_HTTP_COINHUNT_FAIL_NO_QUERY,
+    NGX_HTTP_COINHUNT_FAIL_QUERY_RULE
 } ngx_http_coinhunt_fail_e;
 
 
@@ -44,6 +47,10 @@ extern const ngx_http_coinhunt_fail_t  ngx_http_coinhunt_fails[];
 
 #define ngx_http_coinhunt_fail(name)                                          \
     (&ngx_http_coinhunt_fails[NGX_HTTP_COINHUNT_FAIL_ ## name])
+
+
+const ngx_http_coinhunt_fail_t *ngx_http_coinhunt_game_refused(
+    ngx_http_coinhunt_fail_t *fail, ngx_http_coinhunt_verdict_t *verdict);
 
 
 #endif /* _NGX_HTTP_COINHUNT_GAME_H_INCLUDED_ */

@@ -181,7 +181,18 @@ ngx_http_coinhunt_join_create(ngx_http_coinhunt_join_in_t *in,
     s->rules = in->rules ? in->rules->id : 0;
 
     /* on_join shapes the new session before anyone can see it */
-    if (ngx_http_coinhunt_lua_on_join(in->rules, s, in->log) != NGX_OK) {
+    rc = ngx_http_coinhunt_lua_on_join(in->rules, s, &out->verdict, in->log);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, in->log, 0,
+                       "coinhunt join: on_join refused the player");
+
+        out->fail = ngx_http_coinhunt_game_refused(&out->refusal,
+                                                   &out->verdict);
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, in->log, 0,
                        "coinhunt join: 500, on_join failed");
 

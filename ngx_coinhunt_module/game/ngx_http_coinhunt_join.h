@@ -34,6 +34,8 @@ typedef struct {
     u_char                           token[NGX_HTTP_COINHUNT_TOKEN_LEN];
     int64_t                          expires_in;   /* seconds */
     const ngx_http_coinhunt_fail_t  *fail;
+    ngx_http_coinhunt_fail_t         refusal;  /* "fail" of a refusal */
+    ngx_http_coinhunt_verdict_t      verdict;
 } ngx_http_coinhunt_join_out_t;
 
 

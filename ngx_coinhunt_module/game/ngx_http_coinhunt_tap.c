@@ -35,7 +35,10 @@ static ngx_int_t ngx_http_coinhunt_tap_admit(ngx_http_coinhunt_tap_in_t *in,
 static void ngx_http_coinhunt_tap_count(ngx_http_coinhunt_tap_out_t *out);
 
 
-/* NGX_OK: out->s is the session after the tap; else out->fail */
+/*
+ * NGX_OK: out->s is the session after the tap; else out->fail, and out->s
+ * the session before it if the token was valid (out->s.player.len 0: not)
+ */
 NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_game_tap(ngx_http_coinhunt_tap_in_t *in,
@@ -49,6 +52,7 @@ ngx_http_coinhunt_game_tap(ngx_http_coinhunt_tap_in_t *in,
     in->tap.now_ms = (double) now;
     in->tap.seq = (double) in->seq;
     out->retry = 0;
+    out->s.player.len = 0;
 
     for (tries = 0; tries < NGX_HTTP_COINHUNT_TAP_TRIES; tries++) {
 
@@ -91,6 +95,7 @@ ngx_http_coinhunt_tap_try(ngx_http_coinhunt_tap_in_t *in,
     ngx_http_coinhunt_tap_out_t *out, int64_t now)
 {
     int64_t                      idle_before, excess;
+    ngx_int_t                    rc;
     ngx_http_coinhunt_slot_t    *slot;
     ngx_http_coinhunt_shctx_t   *sh;
     ngx_http_coinhunt_token_t   *t;
@@ -107,18 +112,20 @@ ngx_http_coinhunt_tap_try(ngx_http_coinhunt_tap_in_t *in,
         return NGX_DECLINED;
     }
 
+    /* first: a tap that fails from here on has its player in the logs */
+    ngx_http_coinhunt_session_copy(sh, slot, t->slot, s);
+
     if (ngx_http_coinhunt_tap_admit(in, slot, now, &excess, out) != NGX_OK) {
         ngx_http_coinhunt_unlock(&slot->lock);
         return NGX_DECLINED;
     }
 
-    ngx_http_coinhunt_session_copy(sh, slot, t->slot, s);
     ngx_http_coinhunt_unlock(&slot->lock);
 
-    if (ngx_http_coinhunt_lua_on_tap(in->clcf->rules, s, &in->tap,
-                                     &out->coin, in->log)
-        != NGX_OK)
-    {
+    rc = ngx_http_coinhunt_lua_on_tap(in->clcf->rules, s, &in->tap,
+                                      &out->coin, &out->verdict, in->log);
+
+    if (rc == NGX_ERROR) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, in->log, 0,
                        "coinhunt tap: 500, on_tap failed");
 
@@ -141,6 +148,20 @@ ngx_http_coinhunt_tap_try(ngx_http_coinhunt_tap_in_t *in,
     if (slot->taps != s->taps || slot->seq != s->seq) {
         ngx_http_coinhunt_unlock(&slot->lock);
         return NGX_AGAIN;
+    }
+
+    if (rc == NGX_DECLINED) {
+        /* refused: the rule's field writes and the seq stay, no tap */
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, in->log, 0,
+                       "coinhunt tap: on_tap refused the tap");
+
+        ngx_http_coinhunt_session_refused(sh, slot, t->slot, s->fields,
+                                          in->seq);
+        ngx_http_coinhunt_unlock(&slot->lock);
+
+        out->fail = ngx_http_coinhunt_game_refused(&out->refusal,
+                                                   &out->verdict);
+        return NGX_DECLINED;
     }
 
     /* crash-consistent: journaled before it is stored */

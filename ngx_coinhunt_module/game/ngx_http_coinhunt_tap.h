@@ -35,6 +35,8 @@ typedef struct {
     ngx_http_coinhunt_coin_t         coin;
     const ngx_http_coinhunt_fail_t  *fail;
     int64_t                          retry;    /* 429: seconds, else 0 */
+    ngx_http_coinhunt_fail_t         refusal;  /* "fail" of a refusal */
+    ngx_http_coinhunt_verdict_t      verdict;
 } ngx_http_coinhunt_tap_out_t;
 
 

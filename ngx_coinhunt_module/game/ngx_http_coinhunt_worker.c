@@ -65,7 +65,11 @@ ngx_http_coinhunt_worker_publish(void)
     ngx_http_coinhunt_counters_t    *row;
     ngx_http_coinhunt_heap_stats_t   heap;
 
-    if (ngx_http_coinhunt_sh == NULL) {
+    /*
+     * an exiting worker of the previous generation leaves the row to its
+     * successor: written now, it would be cleared at its exit
+     */
+    if (ngx_http_coinhunt_sh == NULL || ngx_exiting) {
         return;
     }
 

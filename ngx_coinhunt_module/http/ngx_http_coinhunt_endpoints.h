@@ -19,6 +19,7 @@ ngx_int_t ngx_http_coinhunt_http_tap(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_http_leaderboard(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_http_end(ngx_http_request_t *r);
 ngx_int_t ngx_http_coinhunt_http_metrics(ngx_http_request_t *r);
+ngx_int_t ngx_http_coinhunt_http_query(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_COINHUNT_ENDPOINTS_H_INCLUDED_ */

@@ -127,6 +127,7 @@ ngx_http_coinhunt_board_me(ngx_http_request_t *r,
 {
     ngx_int_t                        rc;
     ngx_str_t                        token;
+    ngx_http_coinhunt_ctx_t         *ctx;
     ngx_http_coinhunt_token_t        t;
     const ngx_http_coinhunt_fail_t  *fail;
 
@@ -155,6 +156,14 @@ ngx_http_coinhunt_board_me(ngx_http_request_t *r,
     if (rc != NGX_OK) {
         return NGX_ERROR;
     }
+
+    /* whatever the read answers, the access log names the player */
+    ctx = ngx_http_coinhunt_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->player = b->me.player;
 
     *index = t.slot;
 

@@ -17,8 +17,9 @@
 
 
 /*
- * GET /metrics: the Prometheus text of the counters summed over the
- * workers' rows, the zone's gauges, and each worker's own gauges.
+ * GET /metrics: the Prometheus text of the module's build, the counters
+ * summed over the workers' rows, the zone's gauges, and each worker's own
+ * gauges.
  */
 
 
@@ -41,6 +42,9 @@ static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_counter_metrics[] = {
       offsetof(ngx_http_coinhunt_counters_t, rule_errors) },
     { "coinhunt_rate_limited_total", "Taps answered 429 rate_limited.",
       offsetof(ngx_http_coinhunt_counters_t, rate_limited) },
+    { "coinhunt_refused_total",
+      "Taps and joins the rules refused (coinhunt.refuse).",
+      offsetof(ngx_http_coinhunt_counters_t, refused) },
     { "coinhunt_redis_flushes_total", "Batches of scores written to Redis.",
       offsetof(ngx_http_coinhunt_counters_t, redis_flushes) },
     { "coinhunt_redis_errors_total", "Failed Redis connections or commands.",
@@ -66,10 +70,25 @@ static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_worker_metrics[] = {
 };
 
 
+#if (NGX_COINHUNT_JEMALLOC)
+#define NGX_HTTP_COINHUNT_ALLOCATOR  "jemalloc"
+#else
+#define NGX_HTTP_COINHUNT_ALLOCATOR  "libc"
+#endif
+
+
+/* NGX_COINHUNT_VERSION: the VERSION file, defined by config */
+static ngx_str_t  ngx_http_coinhunt_build_info = ngx_string(
+    "# HELP coinhunt_build_info The module's version and allocator.\n"
+    "# TYPE coinhunt_build_info gauge\n"
+    "coinhunt_build_info{version=\"" NGX_COINHUNT_VERSION "\",allocator=\""
+    NGX_HTTP_COINHUNT_ALLOCATOR "\"} 1\n");
+
+
 /* the lines written, with their numbers left out */
 #define NGX_HTTP_COINHUNT_COUNTER_LINES  "# HELP  \n# TYPE  counter\n \n"
 #define NGX_HTTP_COINHUNT_WORKER_HEAD    "# HELP  \n# TYPE  counter\n"
-#define NGX_HTTP_COINHUNT_WORKER_LINE    "{worker=\"\",pid=\"\"} \n"
+#define NGX_HTTP_COINHUNT_WORKER_LINE    "{worker=\"\"} \n"
 
 #define NGX_HTTP_COINHUNT_ZONE_GAUGES                                         \
     "# HELP coinhunt_sessions Live sessions.\n"                               \
@@ -77,10 +96,15 @@ static ngx_http_coinhunt_metric_t  ngx_http_coinhunt_worker_metrics[] = {
     "coinhunt_sessions %L\n"                                                  \
     "# HELP coinhunt_sessions_capacity Sessions the zone can hold.\n"         \
     "# TYPE coinhunt_sessions_capacity gauge\n"                               \
-    "coinhunt_sessions_capacity %uD\n"                                        \
+    "coinhunt_sessions_capacity %uD\n"
+
+/* in Redis mode only: without Redis, no "Redis down" */
+#define NGX_HTTP_COINHUNT_REDIS_UP                                            \
     "# HELP coinhunt_redis_up 1 when every worker is connected to Redis.\n"   \
     "# TYPE coinhunt_redis_up gauge\n"                                        \
-    "coinhunt_redis_up %d\n"                                                  \
+    "coinhunt_redis_up %ui\n"
+
+#define NGX_HTTP_COINHUNT_PENDING                                             \
     "# HELP coinhunt_redis_pending_scores Changed scores not yet written "     \
     "to Redis.\n"                                                             \
     "# TYPE coinhunt_redis_pending_scores gauge\n"                            \
@@ -119,7 +143,8 @@ ngx_http_coinhunt_http_metrics(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    last = p;
+    last = ngx_cpymem(p, ngx_http_coinhunt_build_info.data,
+                      ngx_http_coinhunt_build_info.len);
 
     for (m = ngx_http_coinhunt_counter_metrics; m->name; m++) {
         sum = 0;
@@ -135,8 +160,14 @@ ngx_http_coinhunt_http_metrics(ngx_http_request_t *r)
     last = ngx_sprintf(last, NGX_HTTP_COINHUNT_ZONE_GAUGES,
                        ngx_http_coinhunt_journal_sum(sh,
                            offsetof(ngx_http_coinhunt_journal_t, sessions)),
-                       sh->capacity,
-                       (int) ngx_http_coinhunt_redis_up(sh),
+                       sh->capacity);
+
+    if (sh->redis) {
+        last = ngx_sprintf(last, NGX_HTTP_COINHUNT_REDIS_UP,
+                           ngx_http_coinhunt_redis_up(sh));
+    }
+
+    last = ngx_sprintf(last, NGX_HTTP_COINHUNT_PENDING,
                        ngx_http_coinhunt_journal_sum(sh,
                            offsetof(ngx_http_coinhunt_journal_t, dirty)));
 
@@ -154,7 +185,10 @@ ngx_http_coinhunt_metrics_len(void)
     size_t                       len, name;
     ngx_http_coinhunt_metric_t  *m;
 
-    len = sizeof(NGX_HTTP_COINHUNT_ZONE_GAUGES) + 4 * NGX_INT64_LEN;
+    len = ngx_http_coinhunt_build_info.len
+          + sizeof(NGX_HTTP_COINHUNT_ZONE_GAUGES) + 2 * NGX_INT64_LEN
+          + sizeof(NGX_HTTP_COINHUNT_REDIS_UP) + NGX_INT_T_LEN
+          + sizeof(NGX_HTTP_COINHUNT_PENDING) + NGX_INT64_LEN;
 
     for (m = ngx_http_coinhunt_counter_metrics; m->name; m++) {
         len += sizeof(NGX_HTTP_COINHUNT_COUNTER_LINES) - 1
@@ -169,7 +203,7 @@ ngx_http_coinhunt_metrics_len(void)
                + ngx_strlen(m->help)
                + NGX_HTTP_COINHUNT_WORKERS_MAX
                  * (sizeof(NGX_HTTP_COINHUNT_WORKER_LINE) - 1 + name
-                    + NGX_INT_T_LEN + 2 * NGX_ATOMIC_T_LEN);
+                    + NGX_INT_T_LEN + NGX_ATOMIC_T_LEN);
     }
 
     return len;
@@ -177,20 +211,19 @@ ngx_http_coinhunt_metrics_len(void)
 
 
 /*
- * Redis mode, no live worker without its connection, and as many connected
- * as there are workers (one may not have started yet)
+ * no live worker without its connection, and as many connected as there
+ * are workers (one may not have started yet); the zone is in Redis mode
  */
 static ngx_uint_t
 ngx_http_coinhunt_redis_up(ngx_http_coinhunt_shctx_t *sh)
 {
-    ngx_uint_t        w, up, connected, expected;
+    ngx_uint_t        w, connected, expected;
     ngx_core_conf_t  *ccf;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(ngx_cycle->conf_ctx,
                                            ngx_core_module);
     expected = (ngx_process == NGX_PROCESS_SINGLE)
                ? 1 : (ngx_uint_t) ccf->worker_processes;
-    up = sh->redis;
     connected = 0;
 
     for (w = 0; w < NGX_HTTP_COINHUNT_WORKERS_MAX; w++) {
@@ -198,23 +231,27 @@ ngx_http_coinhunt_redis_up(ngx_http_coinhunt_shctx_t *sh)
             continue;
         }
 
-        if (sh->counters[w].redis_up) {
-            connected++;
-
-        } else {
-            up = 0;
+        if (!sh->counters[w].redis_up) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                           "coinhunt metrics: worker %ui has no Redis", w);
+            return 0;
         }
+
+        connected++;
     }
 
-    if (connected < ngx_min(expected, NGX_HTTP_COINHUNT_WORKERS_MAX)) {
-        up = 0;
-    }
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "coinhunt metrics: %ui of %ui workers on Redis",
+                   connected, expected);
 
-    return up;
+    return connected >= ngx_min(expected, NGX_HTTP_COINHUNT_WORKERS_MAX);
 }
 
 
-/* each live worker's gauges, by worker number and pid */
+/*
+ * each live worker's gauges, labelled by its worker number (its row), which
+ * a reload keeps, unlike its pid
+ */
 static u_char *
 ngx_http_coinhunt_worker_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
 {
@@ -234,8 +271,8 @@ ngx_http_coinhunt_worker_lines(u_char *p, ngx_http_coinhunt_shctx_t *sh)
                 continue;
             }
 
-            p = ngx_sprintf(p, "%s{worker=\"%ui\",pid=\"%uA\"} %uA\n",
-                            m->name, w, row->pid,
+            p = ngx_sprintf(p, "%s{worker=\"%ui\"} %uA\n",
+                            m->name, w,
                             ngx_http_coinhunt_field(row, m->offset));
         }
     }

@@ -53,6 +53,14 @@ ngx_http_coinhunt_http_tap(ngx_http_request_t *r)
     in.clcf = ngx_http_coinhunt_loc_conf(r);
 
     if (ngx_http_coinhunt_game_tap(&in, &out) != NGX_OK) {
+
+        /* the token was valid: the access log names its player */
+        if (out.s.player.len
+            && ngx_http_coinhunt_log_session(r, &out.s) == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return ngx_http_coinhunt_failed(r, out.fail, out.retry);
     }
 
@@ -107,7 +115,8 @@ ngx_http_coinhunt_tap_reply(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, NGX_HTTP_COINHUNT_TAP_LEN);
+    p = ngx_pnalloc(r->pool, NGX_HTTP_COINHUNT_TAP_LEN
+                             + sizeof(",\"data\":") - 1 + out->coin.data_len);
     if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -120,7 +129,14 @@ ngx_http_coinhunt_tap_reply(ngx_http_request_t *r,
         last = ngx_http_coinhunt_json_int(last, out->coin.value);
         last = ngx_http_coinhunt_json_put(last, ",\"kind\":\"");
         last = ngx_cpymem(last, out->coin.kind.data, out->coin.kind.len);
-        last = ngx_http_coinhunt_json_put(last, "\"},");
+        last = ngx_http_coinhunt_json_put(last, "\"");
+
+        if (out->coin.data_len) {
+            last = ngx_http_coinhunt_json_put(last, ",\"data\":");
+            last = ngx_cpymem(last, out->coin.data, out->coin.data_len);
+        }
+
+        last = ngx_http_coinhunt_json_put(last, "},");
 
     } else {
         last = ngx_http_coinhunt_json_put(p, "{\"coin\":null,");

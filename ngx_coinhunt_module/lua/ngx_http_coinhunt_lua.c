@@ -25,8 +25,10 @@
 
 static void ngx_http_coinhunt_lua_pin(lua_State *L, int *ref);
 static ngx_int_t ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules,
-    int fn, ngx_http_coinhunt_session_t *s, int arg, int nresults,
+    int fn, ngx_http_coinhunt_session_t *s, int arg, int arg2, int nresults,
     const char *hook);
+static ngx_int_t ngx_http_coinhunt_lua_verdict(lua_State *L,
+    ngx_http_coinhunt_verdict_t *verdict);
 
 
 /*
@@ -164,6 +166,8 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         rules[i]->on_join = luaL_ref(L, LUA_REGISTRYINDEX);
         ngx_http_coinhunt_lua_rawfield(L, -1, "on_expire");
         rules[i]->on_expire = luaL_ref(L, LUA_REGISTRYINDEX);
+        ngx_http_coinhunt_lua_rawfield(L, -1, "on_query");
+        rules[i]->on_query = luaL_ref(L, LUA_REGISTRYINDEX);
 
         lua_pop(L, 1);
     }
@@ -175,7 +179,7 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     /* the traceback function stays at index 1, then what calls push */
     lua_settop(L, 1);
 
-    if (!lua_checkstack(L, 4 + 4 * cmcf->rules.nelts + LUA_MINSTACK)) {
+    if (!lua_checkstack(L, 5 + 5 * cmcf->rules.nelts + LUA_MINSTACK)) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
                       "coinhunt: no Lua stack for %ui rules files",
                       cmcf->rules.nelts);
@@ -186,6 +190,8 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
     lua->value_key = lua_gettop(L);
     lua_pushliteral(L, "kind");
     lua->kind_key = lua_gettop(L);
+    lua_pushliteral(L, "data");
+    lua->data_key = lua_gettop(L);
 
     ngx_http_coinhunt_lua_pin(L, &lua->tap_ref);
     ngx_http_coinhunt_lua_pin(L, &lua->ctx_ref);
@@ -194,6 +200,7 @@ ngx_http_coinhunt_lua_init(ngx_cycle_t *cycle,
         ngx_http_coinhunt_lua_pin(L, &rules[i]->on_tap);
         ngx_http_coinhunt_lua_pin(L, &rules[i]->on_join);
         ngx_http_coinhunt_lua_pin(L, &rules[i]->on_expire);
+        ngx_http_coinhunt_lua_pin(L, &rules[i]->on_query);
         ngx_http_coinhunt_lua_pin(L, &rules[i]->view);
     }
 
@@ -249,13 +256,15 @@ ngx_http_coinhunt_lua_memory(void)
 
 
 /*
- * Calls hook "fn" with the session's view and the object at stack slot "arg"
- * (LUA_NOREF: none); on success leaves "nresults" values on the stack.
+ * Calls hook "fn" with the session's view (nil: no session) and the objects
+ * at stack slots "arg" and "arg2" (LUA_NOREF: none); on success leaves
+ * "nresults" values on the stack.
  */
 NGX_HTTP_COINHUNT_HOT
 static ngx_int_t
 ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
-    ngx_http_coinhunt_session_t *s, int arg, int nresults, const char *hook)
+    ngx_http_coinhunt_session_t *s, int arg, int arg2, int nresults,
+    const char *hook)
 {
     int                       rc, nargs;
     lua_State                *L;
@@ -265,12 +274,24 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
     L = lua->L;
 
     lua_pushvalue(L, fn);
-    lua_pushvalue(L, rules->view);
+
+    if (s) {
+        lua_pushvalue(L, rules->view);
+
+    } else {
+        lua_pushnil(L);
+    }
+
     nargs = 1;
 
     if (arg != LUA_NOREF) {
         lua_pushvalue(L, arg);
-        nargs = 2;
+        nargs++;
+    }
+
+    if (arg2 != LUA_NOREF) {
+        lua_pushvalue(L, arg2);
+        nargs++;
     }
 
     lua->rules = rules;
@@ -305,10 +326,16 @@ ngx_http_coinhunt_lua_call(ngx_http_coinhunt_rules_t *rules, int fn,
 }
 
 
+/*
+ * NGX_OK: on_join let the player in; NGX_DECLINED: it refused, "verdict"
+ * says how; NGX_ERROR: it failed.
+ */
 ngx_int_t
 ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
-    ngx_http_coinhunt_session_t *s, ngx_log_t *log)
+    ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_verdict_t *verdict,
+    ngx_log_t *log)
 {
+    ngx_int_t   rc;
     lua_State  *L;
 
     if (rules == NULL || rules->on_join == LUA_REFNIL) {
@@ -320,24 +347,31 @@ ngx_http_coinhunt_lua_on_join(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_lua.now_ms = (double) s->created_ms;
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_join, s,
-                                   ngx_http_coinhunt_lua.ctx_ref, 0,
-                                   "on_join")
+                                   ngx_http_coinhunt_lua.ctx_ref, LUA_NOREF,
+                                   1, "on_join")
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    rc = ngx_http_coinhunt_lua_verdict(L, verdict);
+
     lua_settop(L, ngx_http_coinhunt_lua.top);
 
-    return NGX_OK;
+    return rc;
 }
 
 
+/*
+ * NGX_OK: "coin" is what on_tap found (value -1: nothing); NGX_DECLINED:
+ * it refused the tap, "verdict" says how; NGX_ERROR: it failed.
+ */
 NGX_HTTP_COINHUNT_HOT
 ngx_int_t
 ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_session_t *s, ngx_http_coinhunt_tap_t *tap,
-    ngx_http_coinhunt_coin_t *coin, ngx_log_t *log)
+    ngx_http_coinhunt_coin_t *coin, ngx_http_coinhunt_verdict_t *verdict,
+    ngx_log_t *log)
 {
     lua_State   *L;
     const char  *msg;
@@ -348,10 +382,18 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
     ngx_http_coinhunt_lua.tap = tap;
 
     if (ngx_http_coinhunt_lua_call(rules, rules->on_tap, s,
-                                   ngx_http_coinhunt_lua.tap_ref, 1, "on_tap")
+                                   ngx_http_coinhunt_lua.tap_ref, LUA_NOREF,
+                                   1, "on_tap")
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    if (ngx_http_coinhunt_lua_verdict(L, verdict) == NGX_DECLINED) {
+        coin->value = -1;
+        coin->data_len = 0;
+        lua_settop(L, ngx_http_coinhunt_lua.top);
+        return NGX_DECLINED;
     }
 
     msg = ngx_http_coinhunt_lua_coin(L, ngx_http_coinhunt_lua.top + 1,
@@ -361,6 +403,93 @@ ngx_http_coinhunt_lua_on_tap(ngx_http_coinhunt_rules_t *rules,
 
     if (msg) {
         ngx_log_error(NGX_LOG_ERR, log, 0, "coinhunt: %V: on_tap %s",
+                      &rules->path, msg);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the hook's result, a refusal: copied out, NGX_DECLINED */
+NGX_HTTP_COINHUNT_HOT
+static ngx_int_t
+ngx_http_coinhunt_lua_verdict(lua_State *L,
+    ngx_http_coinhunt_verdict_t *verdict)
+{
+    ngx_http_coinhunt_verdict_t  *v;
+
+    v = ngx_http_coinhunt_lua_refusal(L, ngx_http_coinhunt_lua.top + 1);
+
+    if (v == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_http_coinhunt_lua.log, 0,
+                   "coinhunt: the rule refused: %ui %*s", v->status,
+                   v->code_len, v->code);
+
+    *verdict = *v;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * A query of the hunt "hunt" with the request's "args", by the session "s"
+ * (NULL: none): NGX_OK, "json" is on_query's answer (the pool's);
+ * NGX_DECLINED: the rules have no on_query; NGX_ERROR: it failed.  The
+ * session view is read-only meanwhile.
+ */
+ngx_int_t
+ngx_http_coinhunt_lua_on_query(ngx_http_coinhunt_rules_t *rules,
+    ngx_http_coinhunt_session_t *s, ngx_keyval_t *args, ngx_uint_t nargs,
+    ngx_str_t *hunt, ngx_pool_t *pool, ngx_str_t *json, ngx_log_t *log)
+{
+    int                       targs, thunt;
+    ngx_int_t                 rc;
+    lua_State                *L;
+    ngx_uint_t                i;
+    const char               *msg;
+    ngx_http_coinhunt_lua_t  *lua;
+
+    if (rules == NULL || rules->on_query == LUA_REFNIL) {
+        return NGX_DECLINED;
+    }
+
+    lua = &ngx_http_coinhunt_lua;
+    L = lua->L;
+    lua->log = log;
+
+    lua_createtable(L, 0, (int) nargs);
+
+    for (i = 0; i < nargs; i++) {
+        lua_pushlstring(L, (char *) args[i].key.data, args[i].key.len);
+        lua_pushlstring(L, (char *) args[i].value.data, args[i].value.len);
+        lua_rawset(L, -3);
+    }
+
+    targs = lua_gettop(L);
+    lua_pushlstring(L, (char *) hunt->data, hunt->len);
+    thunt = lua_gettop(L);
+
+    lua->read_only = 1;
+
+    rc = ngx_http_coinhunt_lua_call(rules, rules->on_query, s, targs, thunt,
+                                    1, "on_query");
+
+    lua->read_only = 0;
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    msg = ngx_http_coinhunt_lua_answer(L, lua_gettop(L), pool, json);
+
+    lua_settop(L, lua->top);
+
+    if (msg) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "coinhunt: %V: on_query %s",
                       &rules->path, msg);
         return NGX_ERROR;
     }
@@ -393,7 +522,7 @@ ngx_http_coinhunt_lua_on_expire(ngx_http_coinhunt_main_conf_t *cmcf,
     ngx_http_coinhunt_lua.log = log;
 
     (void) ngx_http_coinhunt_lua_call(rules[i], rules[i]->on_expire, s,
-                                      LUA_NOREF, 0, "on_expire");
+                                      LUA_NOREF, LUA_NOREF, 0, "on_expire");
 
     lua_settop(ngx_http_coinhunt_lua.L, ngx_http_coinhunt_lua.top);
 }

@@ -40,8 +40,20 @@ ngx_http_coinhunt_lua_t  ngx_http_coinhunt_lua;
 static const luaL_Reg  ngx_http_coinhunt_lua_api[] = {
     { "random", ngx_http_coinhunt_lua_random },
     { "now_ms", ngx_http_coinhunt_lua_now_ms },
-    { "log", ngx_http_coinhunt_lua_log },
+    { "refuse", ngx_http_coinhunt_lua_refuse },
     { NULL, NULL }
+};
+
+
+/* the error log's levels of coinhunt.log(...), .warn(...), .err(...) */
+static const struct {
+    const char                    *name;
+    ngx_uint_t                     level;
+} ngx_http_coinhunt_lua_levels[] = {
+    { "log", NGX_LOG_NOTICE },
+    { "warn", NGX_LOG_WARN },
+    { "err", NGX_LOG_ERR },
+    { NULL, 0 }
 };
 
 
@@ -245,6 +257,15 @@ ngx_http_coinhunt_lua_load(lua_State *L, ngx_str_t *path, ngx_str_t *source,
 
     lua_pop(L, 1);
 
+    ngx_http_coinhunt_lua_rawfield(L, -1, "on_query");
+
+    if (!lua_isnil(L, -1) && !lua_isfunction(L, -1)) {
+        msg = "has an on_query that is not a function";
+        goto invalid;
+    }
+
+    lua_pop(L, 1);
+
     msg = ngx_http_coinhunt_lua_fields(L, fields, nfields);
 
     if (msg == NULL) {
@@ -298,16 +319,7 @@ ngx_http_coinhunt_lua_fields(lua_State *L, ngx_str_t *fields,
             size = 0;
         }
 
-        for (k = 0; k < size; k++) {
-            if (!(name[k] == '_' || (name[k] >= 'a' && name[k] <= 'z')
-                  || (name[k] >= 'A' && name[k] <= 'Z')
-                  || (k && name[k] >= '0' && name[k] <= '9')))
-            {
-                break;
-            }
-        }
-
-        if (k == 0 || k < size || k > 32) {
+        if (ngx_http_coinhunt_lua_identifier(name, size) != NGX_OK) {
             return "has a field name that is not an identifier of at most "
                    "32 characters";
         }
@@ -357,6 +369,7 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
     const char  *kind, *msg;
 
     coin->value = -1;
+    coin->data_len = 0;
     msg = NULL;
 
     switch (lua_type(L, idx)) {
@@ -400,6 +413,21 @@ ngx_http_coinhunt_lua_coin(lua_State *L, int idx,
 
         } else {
             msg = "returned a coin whose kind is not a string";
+            goto done;
+        }
+
+        msg = ngx_http_coinhunt_lua_coin_keys(L, idx);
+
+        if (msg) {
+            goto done;
+        }
+
+        lua_pushvalue(L, ngx_http_coinhunt_lua.data_key);
+        lua_rawget(L, idx);
+
+        msg = ngx_http_coinhunt_lua_data(L, coin);
+
+        if (msg) {
             goto done;
         }
 
@@ -532,8 +560,19 @@ ngx_http_coinhunt_lua_message(u_char *err, size_t len, const char *msg)
 static void
 ngx_http_coinhunt_lua_api_open(lua_State *L)
 {
+    ngx_uint_t  i;
+
     lua_newtable(L);
     luaL_register(L, NULL, ngx_http_coinhunt_lua_api);
+
+    /* coinhunt.log, .warn and .err: one function, its level an upvalue */
+    for (i = 0; ngx_http_coinhunt_lua_levels[i].name; i++) {
+        lua_pushinteger(L, ngx_http_coinhunt_lua_levels[i].level);
+        lua_pushcclosure(L, ngx_http_coinhunt_lua_log, 1);
+        lua_setfield(L, -2, ngx_http_coinhunt_lua_levels[i].name);
+    }
+
+    ngx_http_coinhunt_lua_verdict_open(L);
 }
 
 
@@ -661,7 +700,7 @@ ngx_http_coinhunt_lua_log(lua_State *L)
         lua_pop(L, 1);
     }
 
-    ngx_log_error(NGX_LOG_NOTICE,
+    ngx_log_error((ngx_uint_t) lua_tointeger(L, lua_upvalueindex(1)),
                   ngx_http_coinhunt_lua.log ? ngx_http_coinhunt_lua.log
                                             : ngx_cycle->log,
                   0, "coinhunt rules: %*s", p - buf, buf);

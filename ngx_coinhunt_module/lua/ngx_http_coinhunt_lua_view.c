@@ -236,6 +236,10 @@ ngx_http_coinhunt_lua_view_newindex(lua_State *L)
         return luaL_error(L, "the session view is only valid in its hook");
     }
 
+    if (lua->read_only) {
+        return luaL_error(L, "the session view is read-only in on_query");
+    }
+
     key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 
     for (i = 0; i < lua->rules->nfields; i++) {

@@ -26,6 +26,7 @@ typedef struct {
     ngx_atomic_t                   coin_value;
     ngx_atomic_t                   rule_errors;
     ngx_atomic_t                   rate_limited;
+    ngx_atomic_t                   refused;
     ngx_atomic_t                   redis_flushes;
     ngx_atomic_t                   redis_errors;
     ngx_atomic_t                   redis_up;
@@ -35,7 +36,7 @@ typedef struct {
     ngx_atomic_t                   heap_resident;
     ngx_atomic_t                   heap_allocations;
     ngx_atomic_t                   lua_bytes;
-    ngx_atomic_t                   pad[3];
+    ngx_atomic_t                   pad[2];
 } ngx_http_coinhunt_counters_t;
 
 

@@ -33,6 +33,10 @@
 static void ngx_http_coinhunt_slot_start(ngx_http_coinhunt_shctx_t *sh,
     ngx_uint_t tag, ngx_http_coinhunt_slot_t *slot,
     ngx_http_coinhunt_session_t *s, int64_t score);
+static ngx_inline void ngx_http_coinhunt_session_commit(
+    ngx_http_coinhunt_shctx_t *sh, ngx_http_coinhunt_slot_t *slot,
+    uint32_t index, double *fields, uint32_t taps, uint32_t coins,
+    int64_t score, int64_t now, int64_t excess, int64_t seq);
 static void ngx_http_coinhunt_revive(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, ngx_http_coinhunt_session_t *s);
 
@@ -388,13 +392,9 @@ ngx_http_coinhunt_session_tap(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
     int64_t now, int64_t excess, int64_t seq, int64_t value)
 {
-    int64_t                       score;
-    uint32_t                      taps, coins, i;
-    ngx_http_coinhunt_journal_t  *j;
+    int64_t   score;
+    uint32_t  coins;
 
-    j = ngx_http_coinhunt_journal;
-
-    taps = slot->taps + 1;
     coins = slot->coins;
     score = slot->score;
 
@@ -402,6 +402,38 @@ ngx_http_coinhunt_session_tap(ngx_http_coinhunt_shctx_t *sh,
         coins++;
         score += value;
     }
+
+    ngx_http_coinhunt_session_commit(sh, slot, index, fields, slot->taps + 1,
+                                     coins, score, now, excess, seq);
+}
+
+
+/*
+ * A tap the rule refused, under the slot's lock: its field writes and its
+ * seq are kept, nothing else changes (no tap is counted).
+ */
+void
+ngx_http_coinhunt_session_refused(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
+    int64_t seq)
+{
+    ngx_http_coinhunt_session_commit(sh, slot, index, fields, slot->taps,
+                                     slot->coins, slot->score,
+                                     slot->last_tap_ms, slot->excess, seq);
+}
+
+
+NGX_HTTP_COINHUNT_HOT
+static ngx_inline void
+ngx_http_coinhunt_session_commit(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
+    uint32_t taps, uint32_t coins, int64_t score, int64_t now,
+    int64_t excess, int64_t seq)
+{
+    uint32_t                      i;
+    ngx_http_coinhunt_journal_t  *j;
+
+    j = ngx_http_coinhunt_journal;
 
     if (seq == 0) {
         seq = slot->seq;

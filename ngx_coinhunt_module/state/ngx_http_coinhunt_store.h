@@ -55,6 +55,9 @@ int64_t ngx_http_coinhunt_session_active_ms(ngx_http_coinhunt_slot_t *slot);
 void ngx_http_coinhunt_session_tap(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
     int64_t now, int64_t excess, int64_t seq, int64_t value);
+void ngx_http_coinhunt_session_refused(ngx_http_coinhunt_shctx_t *sh,
+    ngx_http_coinhunt_slot_t *slot, uint32_t index, double *fields,
+    int64_t seq);
 
 ngx_uint_t ngx_http_coinhunt_sweep(ngx_http_coinhunt_shctx_t *sh,
     ngx_uint_t count, int64_t idle_before,

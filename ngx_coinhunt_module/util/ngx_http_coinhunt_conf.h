@@ -44,6 +44,7 @@ typedef struct {
     int                            on_join;    /* VM stack slots, */
     int                            on_tap;     /* LUA_REFNIL: none */
     int                            on_expire;
+    int                            on_query;
     int                            view;       /* the session's userdata */
 } ngx_http_coinhunt_rules_t;
 

@@ -117,6 +117,7 @@ sub conf {
         "    location = /hunt/end { coinhunt end; }",
         "    location = /hunt/leaderboard { coinhunt leaderboard; }",
         "    location = /hunt/metrics { coinhunt metrics; }",
+        "    location = /hunt/query { coinhunt query; }",
         "}";
 }
 
@@ -170,7 +171,6 @@ sub metrics {
     my ($n) = @_;
     my (undef, $body) = Coinhunt::http(GET => $n->url('/hunt/metrics'));
     my %m;
-    # refused_total: once the module counts refusals (coinhunt/coming.lua)
     for my $name (qw(taps_total coins_total coin_value_total
                      rule_errors_total rate_limited_total refused_total
                      sessions)) {
@@ -211,6 +211,17 @@ my %ACTIONS = (
         return request($n, GET => '/hunt/leaderboard'
                            . query(hunt => $s->{hunt}, top => $s->{top}),
                        token($s, $t, $s->{leaderboard}));
+    },
+    query => sub {
+        my ($n, $s, $t) = @_;
+        my %args = (%{ $s->{args} // {} }, hunt => $s->{hunt});
+        my ($status, $body, $headers) = Coinhunt::http(GET =>
+            $n->url('/hunt/query' . query(%args)),
+            headers => { map { (Authorization => "Bearer $_") }
+                         grep { defined } token($s, $t, $s->{query}) });
+        # a success is on_query's JSON, whatever its shape, under "json"
+        return answer($status, $body, $headers) if $status != 200;
+        return { status => 200, json => $JSON->decode($body) };
     },
     advance => sub {
         my ($n, $s, $t, $seen) = @_;

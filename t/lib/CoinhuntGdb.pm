@@ -97,14 +97,14 @@ sub said { $_[0]{said} }
 
 sub stopped {
     my ($self, $timeout) = @_;
-    return $self->read_until(qr/\bBreakpoint \d+, /, $timeout // 0);
+    return $self->read_until(qr/\bBreakpoint \d+(?:\.\d+)?, /, $timeout // 0);
 }
 
 sub detach {
     my ($self) = @_;
     unless ($self->stopped) {
         $self->command("interrupt\n");
-        $self->read_until(qr/received signal SIGINT|\bBreakpoint \d+, /, 30);
+        $self->read_until(qr/received signal SIGINT|\bBreakpoint \d+(?:\.\d+)?, /, 30);
     }
     $self->command("detach\nquit\n");
     $self->done;

@@ -1,19 +1,17 @@
--- The API the module is about to gain (DESIGN.md, "Rule verdicts, coin
--- data, queries"), in the kit first: coinhunt.refuse and a coin's data.
--- Only rules loaded with T.load(file, { coming = true }) see it, and only
--- the shared cases marked "kit_only" use it, until the module has it too;
--- then it becomes the kit's only API and the cases run against both.
+-- What a hook answers besides a coin (DESIGN.md, "Rule verdicts, coin
+-- data, queries"): coinhunt.refuse and a coin's data, with the checks and
+-- messages of the module's lua/ngx_http_coinhunt_lua_verdict.c.
 --
 --   return coinhunt.refuse(code, message [, status])   from on_tap, on_join
 --   return { value = 5, kind = "gold", data = { combo = 3, msg = "x3!" } }
 
 local params = require "coinhunt.params"
 
-local coming = {}
+local verdict = {}
 
-coming.DATA_KEYS = 8
-coming.DATA_STRING = 64
-coming.MESSAGE_MAX = 256
+verdict.DATA_KEYS = 8
+verdict.DATA_STRING = 64
+verdict.MESSAGE_MAX = 256
 
 -- refusals are proxies the kit made, known by this weak table
 local verdicts = setmetatable({}, { __mode = "k" })
@@ -22,12 +20,12 @@ local function fail(msg)
   error("coinhunt.refuse: " .. msg, 3)
 end
 
-function coming.refuse(code, message, status)
+function verdict.refuse(code, message, status)
   if type(code) ~= "string" or #code == 0 or #code > 32
      or not code:match("^[a-z0-9_]+$") then
     fail("the code must be 1 to 32 characters of a-z 0-9 _")
   end
-  if type(message) ~= "string" or #message > coming.MESSAGE_MAX then
+  if type(message) ~= "string" or #message > verdict.MESSAGE_MAX then
     fail("the message must be a string of at most 256 bytes")
   end
   if status == nil then status = 403 end
@@ -42,14 +40,14 @@ function coming.refuse(code, message, status)
 end
 
 -- the answer a hook's result asks for, if it is a refusal
-function coming.refusal(v)
+function verdict.refusal(v)
   local r = verdicts[v]
   return r and { status = r.status, error = r.error, message = r.message }
 end
 
 local function datum(v)
   local t = type(v)
-  return t == "boolean" or (t == "string" and #v <= coming.DATA_STRING)
+  return t == "boolean" or (t == "string" and #v <= verdict.DATA_STRING)
          or (t == "number" and v == v and v ~= math.huge and v ~= -math.huge)
 end
 
@@ -57,7 +55,7 @@ local COIN_KEYS = { value = true, kind = true, data = true }
 
 -- the data of the coin table t (read raw), or nil; or nil and the
 -- complaint, for a key other than value, kind and data or bad data
-function coming.data(t)
+function verdict.data(t)
   for k in next, t do
     if not COIN_KEYS[k] then
       return nil, "returned a coin with a key other than value, kind and "
@@ -72,7 +70,7 @@ function coming.data(t)
   local copy, n = {}, 0
   for k, v in next, data do
     n = n + 1
-    if n > coming.DATA_KEYS then
+    if n > verdict.DATA_KEYS then
       return nil, "returned a coin whose data has more than 8 keys"
     end
     if not params.identifier(k) then
@@ -88,4 +86,4 @@ function coming.data(t)
   return copy
 end
 
-return coming
+return verdict
