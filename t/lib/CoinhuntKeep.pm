@@ -1,7 +1,7 @@
 package CoinhuntKeep;
 
 # Players whose every tap is known, for the suites of a zone kept in a file
-# (t/019-zone-file.t, t/026-zone-file-kill.t): each tap carries the next
+# (t/019-zone-file.t, t/029-zone-file-kill.t): each tap carries the next
 # seq, finds a coin worth seq % 7 + 1, and the rules count it in the
 # designer field "n", which the coin's kind shows.  So an answer is checked
 # whole (coin, kind, score, taps, coins), and after any fault:
