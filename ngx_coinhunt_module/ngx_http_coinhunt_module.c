@@ -71,10 +71,17 @@ static ngx_conf_post_t  ngx_http_coinhunt_flush_post = {
 static ngx_command_t  ngx_http_coinhunt_commands[] = {
 
     { ngx_string("coinhunt_zone"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE23,
       ngx_http_coinhunt_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("coinhunt_zone_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_coinhunt_main_conf_t, zone_sync),
       NULL },
 
     { ngx_string("coinhunt_rules"),
@@ -252,6 +259,7 @@ ngx_http_coinhunt_create_main_conf(ngx_conf_t *cf)
     cmcf->cycle = cf->cycle;
     cmcf->session_ttl = NGX_CONF_UNSET_MSEC;
     cmcf->flush = NGX_CONF_UNSET_MSEC;
+    cmcf->zone_sync = NGX_CONF_UNSET_MSEC;
 
     if (ngx_array_init(&cmcf->rules, cf->pool, 4,
                        sizeof(ngx_http_coinhunt_rules_t *))
@@ -271,6 +279,7 @@ ngx_http_coinhunt_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(cmcf->session_ttl, 30 * 60 * 1000);
     ngx_conf_init_msec_value(cmcf->flush, 50);
+    ngx_conf_init_msec_value(cmcf->zone_sync, 1000);
 
     return NGX_CONF_OK;
 }
@@ -372,6 +381,19 @@ ngx_http_coinhunt_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                            "small: %V, the least is 512k",
                            &value[1], &value[2]);
         return NGX_CONF_ERROR;
+    }
+
+    if (cf->args->nelts == 4) {
+        if (ngx_strncmp(value[3].data, "file=", 5) != 0 || value[3].len == 5) {
+            return "takes \"file=path\" after the size";
+        }
+
+        cmcf->zone_path.data = value[3].data + 5;
+        cmcf->zone_path.len = value[3].len - 5;
+
+        if (ngx_conf_full_name(cf->cycle, &cmcf->zone_path, 0) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     cmcf->shm_zone = ngx_shared_memory_add(cf, &value[1], size,

@@ -6,7 +6,9 @@
 # together, a session is tappable with its token or cleanly ended, the
 # leaderboard holds every player once, in rank order, with the scores their
 # sessions have, coinhunt_sessions counts the live sessions, and no slot is
-# lost (the zone takes exactly as many joins as it has free slots).
+# lost (the zone takes exactly as many joins as it has free slots).  Then
+# the same for a zone kept in a file, the whole nginx (master and workers)
+# killed with the stopped worker and started again on the file.
 
 use strict;
 use warnings;
@@ -25,7 +27,7 @@ plan skip_all => 'gdb cannot stop a worker that runs under valgrind'
 # and how many times the line runs before the worker stops there; the
 # journal's apply loop runs once a logged store
 my $APPLY = ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
-             qr/ngx_memcpy\(e->addr/];
+             qr/ngx_memcpy\(zone \+ e->off/];
 my %where = (
     # a tap's commit (ngx_http_coinhunt_session_tap's, inlined in it and
     # in a refusal's: gdb's breakpoint "1.1" is the first of two places)
@@ -163,6 +165,56 @@ end_player($_) for qw(f1 f2);
     sessions_ok();
 }
 
+no_other_death();
+
+note 'the whole nginx killed with the stopped worker, started again on the '
+     . 'file of its zone';
+start('30m', '', 'crash.zone');
+join_player($_, 'whole') for qw(wes xia yan zoe);
+tap('wes', 10);
+tap('xia', 3);
+tap($_, 1 + length $_) for qw(yan zoe);
+{
+    local $CoinhuntCrash::whole = 1;
+    # the lock's holder is dead with the nginx: the new one's first tap
+    # takes it over
+    sub whole_tap {
+        my ($what, $where, $name, $x) = @_;
+        note "a tap killed $what, and the whole nginx";
+        my $p = $players{$name};
+        my $pid = kill_at('tap', $where,
+            sub { send_request(tap_request($p, $p->{seq} + 1, $x)) });
+        settle_tap($name, $x);
+        tap($name, 1);
+        took_over($pid);
+        board_ok('whole');
+        sessions_ok();
+    }
+    whole_tap('between its score and its coins', $where{tap_coins}, 'xia', 5);
+    whole_tap('inside its move on the board', $where{board_move}, 'yan', 30);
+
+    note 'a join killed halfway through writing its slot, and the whole nginx';
+    my $pid = kill_at('join', $where{join_slot},
+                      sub { send_request(join_request('amy', 'whole')) });
+    join_player('amy', 'whole');
+    tap('amy', 4);
+    took_over($pid);
+    board_ok('whole');
+    sessions_ok();
+
+    note 'an end killed inside the retiring, and the whole nginx';
+    $pid = kill_at('end', $where{retire},
+                   sub { send_request(end_request('zoe')) });
+    settle_end('zoe');
+    took_over($pid);
+    board_ok('whole');
+    sessions_ok();
+}
+note 'every session after the kills';
+tap($_, 1) for sort grep { $players{$_}{live} } keys %players;
+board_ok('whole');
+fill_ok('w');
+sessions_ok();
 no_other_death();
 
 # an expiry, in an nginx whose sessions expire after two seconds idle

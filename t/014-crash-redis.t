@@ -23,7 +23,7 @@ plan skip_all => 'gdb cannot stop a worker that runs under valgrind'
 sub applying {
     my ($caller, $ignore) = @_;
     return ['ngx_http_coinhunt_journal.c', qr/^ngx_http_coinhunt_log_apply\(/,
-            qr/ngx_memcpy\(e->addr/,
+            qr/ngx_memcpy\(zone \+ e->off/,
             { if => qq{\$_any_caller_is("$caller", 4)}, ignore => $ignore }];
 }
 

@@ -8,6 +8,8 @@ const BOARD_TOP = 10;
 const POLL_MS = 1000;
 const FINDS_KEPT = 6;
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+// a session lost again this soon after rejoining by itself: ask, not loop
+const REJOIN_QUIET_MS = 10000;
 const KINDS = ['copper', 'silver', 'gold', 'dragon_hoard'];
 
 const $ = (id) => document.getElementById(id);
@@ -16,6 +18,7 @@ const state = {
     player: '', hunt: '', token: null,
     score: 0, taps: 0, coins: 0,
     polling: null, pollBusy: false, blockedUntil: 0, finds: [],
+    rejoining: false, rejoinedAt: 0,
 };
 
 // one API call: JSON in every answer, errors included; a network failure
@@ -95,9 +98,26 @@ async function join(player, hunt) {
     return a;
 }
 
-function sessionLost(message) {
+// a 401: the session ended or expired, or its node is gone (in Redis mode
+// another node takes the player with the score Redis has): the page joins
+// again by itself, unless it just did so, then it offers a rejoin
+async function sessionLost(message) {
+    if (state.rejoining) {
+        return;
+    }
     state.token = null;
     $('tap').disabled = true;
+    if (Date.now() - state.rejoinedAt > REJOIN_QUIET_MS) {
+        state.rejoining = true;
+        state.rejoinedAt = Date.now();
+        const a = await join(state.player, state.hunt);
+        state.rejoining = false;
+        if (a.status === 201) {
+            showStatus('Your session was over (' + message + '): rejoined, ' +
+                       'with your score.', false);
+            return;
+        }
+    }
     showStatus('Your session is over (' + message + ').', true);
 }
 

@@ -11,6 +11,7 @@
 #include "ngx_http_coinhunt_alloc.h"
 #include "ngx_http_coinhunt_rate.h"
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_zone_file.h"
 #include "ngx_http_coinhunt_counters.h"
 #include "ngx_http_coinhunt_store.h"
 #include "ngx_http_coinhunt_recovery.h"
@@ -49,6 +50,11 @@ ngx_http_coinhunt_worker_init(ngx_cycle_t *cycle,
 
     ngx_add_timer(&ngx_http_coinhunt_sweep_event,
                   NGX_HTTP_COINHUNT_SWEEP_EVERY);
+
+    /* one worker writes a file-backed zone back to disk */
+    if (ngx_worker == 0) {
+        ngx_http_coinhunt_zone_file_sync_start(cycle->log, cmcf->zone_sync);
+    }
 }
 
 

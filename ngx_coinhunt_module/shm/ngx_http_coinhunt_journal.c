@@ -29,8 +29,9 @@
  */
 
 
+/* an entry of the log: where in the zone (an offset, see zone.h), then what */
 typedef struct {
-    u_char                        *addr;
+    uint64_t                       off;
     uint16_t                       len;
     uint16_t                       tags;
     uint32_t                       reserved;
@@ -93,13 +94,13 @@ ngx_http_coinhunt_journal_free(ngx_http_coinhunt_shctx_t *sh)
     ngx_http_coinhunt_journal_t  *r;
 
     for (i = 0; i < sh->njournals; i++) {
-        if (sh->journals[i].owner == 0) {
-            return &sh->journals[i];
+        if (ngx_http_coinhunt_journals(sh)[i].owner == 0) {
+            return &ngx_http_coinhunt_journals(sh)[i];
         }
     }
 
     for (i = 0; i < sh->njournals; i++) {
-        r = &sh->journals[i];
+        r = &ngx_http_coinhunt_journals(sh)[i];
 
         if (r->committed == 0 && r->tap == 0 && r->alloc == 0
             && r->repairing == 0 && ngx_http_coinhunt_journal_dead(r))
@@ -151,7 +152,8 @@ ngx_http_coinhunt_journal_lock(uint32_t *lock)
     ngx_http_coinhunt_journal_t  *j;
 
     j = ngx_http_coinhunt_journal;
-    j->locks[j->nlocks] = lock;
+    j->locks[j->nlocks] = ngx_http_coinhunt_zone_off(ngx_http_coinhunt_sh,
+                                                     lock);
 
     return (ngx_uint_t) 1 << j->nlocks++;
 }
@@ -168,7 +170,7 @@ ngx_http_coinhunt_journal_put(ngx_uint_t tags, void *addr, const void *data,
 
     /* sections log at most a slot's words: 448 bytes, a join's */
     e = (ngx_http_coinhunt_logged_t *) (j->log + j->len);
-    e->addr = addr;
+    e->off = ngx_http_coinhunt_zone_off(ngx_http_coinhunt_sh, addr);
     e->len = (uint16_t) len;
     e->tags = (uint16_t) tags;
     ngx_memcpy(e + 1, data, len);
@@ -234,9 +236,10 @@ ngx_http_coinhunt_journal_done(void)
 static void
 ngx_http_coinhunt_log_apply(ngx_http_coinhunt_journal_t *j, ngx_uint_t tags)
 {
-    u_char                      *p, *last;
+    u_char                      *p, *last, *zone;
     ngx_http_coinhunt_logged_t  *e;
 
+    zone = (u_char *) ngx_http_coinhunt_sh;
     p = j->log;
     last = p + ngx_min(j->committed, NGX_HTTP_COINHUNT_LOG_SIZE);
 
@@ -244,7 +247,7 @@ ngx_http_coinhunt_log_apply(ngx_http_coinhunt_journal_t *j, ngx_uint_t tags)
         e = (ngx_http_coinhunt_logged_t *) p;
 
         if (e->tags & tags) {
-            ngx_memcpy(e->addr, e + 1, e->len);
+            ngx_memcpy(zone + e->off, e + 1, e->len);
 
             /* racy readers see a slot's state after the words before it */
             ngx_http_coinhunt_barrier();
@@ -328,7 +331,7 @@ ngx_http_coinhunt_journal_redo_for(ngx_http_coinhunt_shctx_t *sh,
 
     if (copy.committed) {
         for (i = 0; i < copy.nlocks && i < NGX_HTTP_COINHUNT_LOG_LOCKS; i++) {
-            if (copy.locks[i] == lock) {
+            if (copy.locks[i] == ngx_http_coinhunt_zone_off(sh, lock)) {
                 ngx_http_coinhunt_log_apply(&copy, (ngx_uint_t) 1 << i);
                 n++;
             }
@@ -348,7 +351,7 @@ ngx_http_coinhunt_journal_find(ngx_http_coinhunt_shctx_t *sh, uint32_t pid,
     ngx_http_coinhunt_journal_t  *r;
 
     for (i = 0; i < sh->njournals; i++) {
-        r = &sh->journals[i];
+        r = &ngx_http_coinhunt_journals(sh)[i];
 
         if (__atomic_load_n(&r->owner, __ATOMIC_ACQUIRE) != pid) {
             continue;
@@ -377,7 +380,8 @@ ngx_http_coinhunt_journal_sum(ngx_http_coinhunt_shctx_t *sh, size_t offset)
     sum = 0;
 
     for (i = 0; i < sh->njournals; i++) {
-        sum += *(int64_t *) ((u_char *) &sh->journals[i] + offset);
+        sum += *(int64_t *) ((u_char *) ngx_http_coinhunt_journal_at(sh, i)
+                             + offset);
     }
 
     return sum;

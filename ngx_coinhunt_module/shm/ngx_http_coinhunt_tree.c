@@ -21,7 +21,9 @@
  */
 
 
-#define ngx_http_coinhunt_node(sh, x)  (&(sh)->nodes[(x) - 1])
+#define ngx_http_coinhunt_node(sh, x)                                         \
+    ((ngx_http_coinhunt_node_t *) ngx_http_coinhunt_zone_at(sh,             \
+        (sh)->region[NGX_HTTP_COINHUNT_R_NODES]) + (x) - 1)
 #define ngx_http_coinhunt_size(sh, x)                                         \
     ((x) ? ngx_http_coinhunt_node(sh, x)->size : 0)
 

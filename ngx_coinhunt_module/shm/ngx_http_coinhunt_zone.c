@@ -8,6 +8,7 @@
 #include <ngx_core.h>
 #include <sys/random.h>
 #include "ngx_http_coinhunt_zone.h"
+#include "ngx_http_coinhunt_zone_file.h"
 
 
 /*
@@ -19,7 +20,7 @@
 
 
 /* changes with the zone's layout: a reload cannot take over another one */
-#define NGX_HTTP_COINHUNT_MAGIC   0x35746e75686e696fULL
+#define NGX_HTTP_COINHUNT_MAGIC   0x36746e75686e696fULL
 
 
 ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
@@ -27,6 +28,15 @@ ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
 
 static ngx_int_t ngx_http_coinhunt_zone_reuse(ngx_http_coinhunt_shctx_t *osh,
     ngx_http_coinhunt_main_conf_t *cmcf, uint32_t njournals, u_char *where,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_coinhunt_zone_layout(ngx_http_coinhunt_shctx_t *sh,
+    size_t size, ngx_str_t *name, ngx_http_coinhunt_main_conf_t *cmcf,
+    uint32_t njournals, u_char *where, ngx_log_t *log);
+static ngx_int_t ngx_http_coinhunt_zone_adopt(ngx_http_coinhunt_shctx_t *sh,
+    size_t size, ngx_str_t *name, ngx_http_coinhunt_main_conf_t *cmcf,
+    ngx_uint_t found, u_char *where, ngx_log_t *log);
+static ngx_int_t ngx_http_coinhunt_zone_fits(ngx_http_coinhunt_shctx_t *osh,
+    ngx_http_coinhunt_main_conf_t *cmcf, u_char *where, char *afresh,
     ngx_log_t *log);
 static uint32_t ngx_http_coinhunt_zone_journals(
     ngx_http_coinhunt_main_conf_t *cmcf);
@@ -46,17 +56,15 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_coinhunt_shctx_t  *osh = data;
 
-    size_t                          size, stride, head;
+    size_t                          size;
     u_char                         *p, where[NGX_MAX_PATH + 128];
     uint32_t                        njournals;
-    ngx_uint_t                      nfields;
+    ngx_uint_t                      found;
     ngx_slab_pool_t                *shpool;
     ngx_http_coinhunt_shctx_t      *sh;
     ngx_http_coinhunt_main_conf_t  *cmcf;
 
     cmcf = shm_zone->data;
-    nfields = cmcf->max_fields;
-    stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
     njournals = ngx_http_coinhunt_zone_journals(cmcf);
 
     /* every refusal names the zone and where it is configured */
@@ -83,21 +91,76 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     size = shpool->pfree * ngx_pagesize;
     p = ngx_slab_alloc(shpool, size);
 
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "%s has no room for its context", where);
+        return NGX_ERROR;
+    }
+
+    sh = (ngx_http_coinhunt_shctx_t *) p;
+    found = NGX_HTTP_COINHUNT_FILE_NEW;
+
+    if (cmcf->zone_path.len
+        && ngx_http_coinhunt_zone_file_map(&cmcf->zone_path, p, size, where,
+                                           shm_zone->shm.log, &found)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (found == NGX_HTTP_COINHUNT_FILE_NEW) {
+        if (ngx_http_coinhunt_zone_layout(sh, size, &shm_zone->shm.name,
+                                          cmcf, njournals, where,
+                                          shm_zone->shm.log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+    } else if (ngx_http_coinhunt_zone_adopt(sh, size, &shm_zone->shm.name,
+                                            cmcf, found, where,
+                                            shm_zone->shm.log)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    shpool->data = sh;
+    ngx_http_coinhunt_sh = sh;
+    shm_zone->data = sh;
+
+    return NGX_OK;
+}
+
+
+/* a new zone's context and the offsets of its regions */
+static ngx_int_t
+ngx_http_coinhunt_zone_layout(ngx_http_coinhunt_shctx_t *sh, size_t size,
+    ngx_str_t *name, ngx_http_coinhunt_main_conf_t *cmcf, uint32_t njournals,
+    u_char *where, ngx_log_t *log)
+{
+    size_t      head, off;
+    ngx_uint_t  nfields;
+
+    nfields = cmcf->max_fields;
+
     /* the context, the journal, and room to align the arrays after it */
     head = sizeof(ngx_http_coinhunt_shctx_t)
            + njournals * sizeof(ngx_http_coinhunt_journal_t) + 3 * 64;
 
-    if (p == NULL || size < head) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+    if (size < head || name->len > NGX_HTTP_COINHUNT_NAME_MAX) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "%s is too small for its context and the journal "
                       "records of %uD processes", where, njournals);
         return NGX_ERROR;
     }
 
-    sh = (ngx_http_coinhunt_shctx_t *) p;
     ngx_memzero(sh, sizeof(ngx_http_coinhunt_shctx_t));
 
-    sh->stride = stride;
+    sh->size = size;
+    sh->name_len = name->len;
+    ngx_memcpy(sh->name, name->data, name->len);
+    sh->stride = sizeof(ngx_http_coinhunt_slot_t) + nfields * sizeof(double);
     sh->nfields = nfields;
     sh->redis = (cmcf->redis != NULL);
     sh->njournals = njournals;
@@ -106,43 +169,105 @@ ngx_http_coinhunt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     sh->nbuckets = sh->capacity;
 
     if (sh->capacity == 0) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
                       "%s is too small for one session", where);
         return NGX_ERROR;
     }
 
-    sh->journals = (ngx_http_coinhunt_journal_t *)
-                       ngx_align_ptr(p + sizeof(ngx_http_coinhunt_shctx_t), 64);
-    ngx_memzero(sh->journals,
+    off = ngx_align(sizeof(ngx_http_coinhunt_shctx_t), 64);
+    sh->region[NGX_HTTP_COINHUNT_R_JOURNALS] = off;
+    ngx_memzero(ngx_http_coinhunt_journals(sh),
                 njournals * sizeof(ngx_http_coinhunt_journal_t));
-    sh->buckets = (uint32_t *) (sh->journals + njournals);
-    sh->nodes = (ngx_http_coinhunt_node_t *)
-                    ngx_align_ptr(sh->buckets + sh->nbuckets, 64);
-    sh->slots = ngx_align_ptr(sh->nodes + sh->capacity, 64);
 
-    if (sh->redis) {
-        sh->pending = (ngx_http_coinhunt_pending_t *) sh->nodes;
-        sh->nodes = NULL;
-    }
+    off += njournals * sizeof(ngx_http_coinhunt_journal_t);
+    sh->region[NGX_HTTP_COINHUNT_R_BUCKETS] = off;
+
+    /* the board nodes or the pending scores, by the mode */
+    off = ngx_align(off + sh->nbuckets * sizeof(uint32_t), 64);
+    sh->region[sh->redis ? NGX_HTTP_COINHUNT_R_PENDING
+                         : NGX_HTTP_COINHUNT_R_NODES] = off;
+
+    off = ngx_align(off + sh->capacity * sizeof(ngx_http_coinhunt_node_t), 64);
+    sh->region[NGX_HTTP_COINHUNT_R_SLOTS] = off;
 
     if (getrandom(sh->key, sizeof(sh->key), 0) != sizeof(sh->key)) {
-        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, ngx_errno,
+        ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
                       "coinhunt_zone: getrandom() failed");
         return NGX_ERROR;
     }
 
     sh->magic = NGX_HTTP_COINHUNT_MAGIC;
-    shpool->data = sh;
 
-    ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "coinhunt_zone \"%V\": %uD sessions of %uz bytes "
                   "(%ui designer fields, %s leaderboards, %uD journal "
-                  "records)", &shm_zone->shm.name, sh->capacity,
+                  "records)", name, sh->capacity,
                   ngx_http_coinhunt_zone_per_session(nfields), nfields,
                   sh->redis ? "Redis" : "local", sh->njournals);
 
-    ngx_http_coinhunt_sh = sh;
-    shm_zone->data = sh;
+    return NGX_OK;
+}
+
+
+/*
+ * A zone kept in its file: taken as it is if it fits this configuration;
+ * unless the old binary still runs on it, its processes are all dead.
+ */
+static ngx_int_t
+ngx_http_coinhunt_zone_adopt(ngx_http_coinhunt_shctx_t *sh, size_t size,
+    ngx_str_t *name, ngx_http_coinhunt_main_conf_t *cmcf, ngx_uint_t found,
+    u_char *where, ngx_log_t *log)
+{
+    int64_t                       live;
+    uint32_t                      i;
+    ngx_http_coinhunt_journal_t  *j;
+
+    if (sh->magic != NGX_HTTP_COINHUNT_MAGIC || sh->size != size) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s: the file \"%V\" holds no zone of this layout "
+                      "version and size: remove it to start afresh (its "
+                      "sessions are lost), or go back to the module that "
+                      "wrote it", where, &cmcf->zone_path);
+        return NGX_ERROR;
+    }
+
+    if (sh->name_len != name->len
+        || ngx_strncmp(sh->name, name->data, name->len) != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s: the file \"%V\" holds the zone \"%*s\": name "
+                      "the zone so, or give it a file of its own", where,
+                      &cmcf->zone_path, ngx_min(sh->name_len,
+                                                NGX_HTTP_COINHUNT_NAME_MAX),
+                      sh->name);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_coinhunt_zone_fits(sh, cmcf, where, "remove the file",
+                                    log)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (found == NGX_HTTP_COINHUNT_FILE_KEPT) {
+        ngx_http_coinhunt_zone_file_orphan(sh);
+    }
+
+    /* the sessions gauge, in shares of the journal records */
+    live = 0;
+    j = ngx_http_coinhunt_journals(sh);
+
+    for (i = 0; i < sh->njournals; i++) {
+        live += j[i].sessions;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "coinhunt_zone \"%V\": %L sessions kept in \"%V\"%s",
+                  name, live,
+                  &cmcf->zone_path,
+                  found == NGX_HTTP_COINHUNT_FILE_SHARED
+                  ? ", shared with the old binary" : "");
 
     return NGX_OK;
 }
@@ -161,21 +286,19 @@ ngx_http_coinhunt_zone_reuse(ngx_http_coinhunt_shctx_t *osh,
         return NGX_ERROR;
     }
 
-    if (osh->redis != (cmcf->redis != NULL)) {
+    if (!ngx_http_coinhunt_zone_file_same(&cmcf->zone_path)) {
         ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "%s holds %s leaderboards, the configuration now "
-                      "asks for %s ones: restart nginx to switch", where,
-                      osh->redis ? "Redis" : "local",
-                      cmcf->redis ? "Redis" : "local");
+                      "%s names another file than the zone was mapped "
+                      "from: restart nginx to switch", where);
         return NGX_ERROR;
     }
 
-    if (osh->nfields < cmcf->max_fields) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
-                      "%s holds %uD designer fields a session, the "
-                      "rules now declare %ui: restart nginx or resize "
-                      "the zone to start afresh", where, osh->nfields,
-                      cmcf->max_fields);
+    if (ngx_http_coinhunt_zone_fits(osh, cmcf, where, cmcf->zone_path.len
+                                    ? "remove the zone's file and restart "
+                                      "nginx"
+                                    : "restart nginx", log)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -186,6 +309,34 @@ ngx_http_coinhunt_zone_reuse(ngx_http_coinhunt_shctx_t *osh,
                       "wait for an old one to exit; a restart of nginx "
                       "lays the zone out afresh", where, osh->njournals,
                       njournals);
+    }
+
+    return NGX_OK;
+}
+
+
+/* the zone's mode and designer fields fit the configuration's */
+static ngx_int_t
+ngx_http_coinhunt_zone_fits(ngx_http_coinhunt_shctx_t *osh,
+    ngx_http_coinhunt_main_conf_t *cmcf, u_char *where, char *afresh,
+    ngx_log_t *log)
+{
+    if (osh->redis != (cmcf->redis != NULL)) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s holds %s leaderboards, the configuration now "
+                      "asks for %s ones: %s to switch", where,
+                      osh->redis ? "Redis" : "local",
+                      cmcf->redis ? "Redis" : "local", afresh);
+        return NGX_ERROR;
+    }
+
+    if (osh->nfields < cmcf->max_fields) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0,
+                      "%s holds %uD designer fields a session, the "
+                      "rules now declare %ui: %s or resize the zone to "
+                      "start afresh",
+                      where, osh->nfields, cmcf->max_fields, afresh);
+        return NGX_ERROR;
     }
 
     return NGX_OK;

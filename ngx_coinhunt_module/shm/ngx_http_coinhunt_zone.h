@@ -112,15 +112,35 @@ typedef struct {
     uint32_t                       committed;  /* log bytes, 0: none */
     uint32_t                       len;
     uint32_t                       nlocks;
-    uint32_t                      *locks[NGX_HTTP_COINHUNT_LOG_LOCKS];
+    uint64_t                       locks[NGX_HTTP_COINHUNT_LOG_LOCKS];
+                                               /* offsets in the zone */
     int64_t                        sessions;   /* shares of the gauges */
     int64_t                        dirty;
     u_char                         log[NGX_HTTP_COINHUNT_LOG_SIZE];
 } ngx_http_coinhunt_journal_t;
 
 
+/*
+ * The zone's arrays after its context, by their offsets from the context:
+ * a zone in a file (shm/ngx_http_coinhunt_zone_file.c) is mapped at another
+ * address in each nginx that opens it, even two at once (a binary upgrade),
+ * so nothing in the zone holds a pointer.  A new array is a new region.
+ */
+enum {
+    NGX_HTTP_COINHUNT_R_JOURNALS = 0,
+    NGX_HTTP_COINHUNT_R_BUCKETS,
+    NGX_HTTP_COINHUNT_R_NODES,                 /* local mode, else 0 */
+    NGX_HTTP_COINHUNT_R_PENDING,               /* Redis mode, else 0 */
+    NGX_HTTP_COINHUNT_R_SLOTS,
+    NGX_HTTP_COINHUNT_REGIONS
+};
+
+
 typedef struct {
     uint64_t                       magic;
+    uint64_t                       size;       /* from the context on */
+    u_char                         name[NGX_HTTP_COINHUNT_NAME_MAX];
+    size_t                         name_len;
     size_t                         stride;
     uint32_t                       capacity;
     uint32_t                       nbuckets;
@@ -145,19 +165,47 @@ typedef struct {
     uint32_t                       index_locks[NGX_HTTP_COINHUNT_INDEX_LOCKS];
     ngx_http_coinhunt_counters_t   counters[NGX_HTTP_COINHUNT_WORKERS_MAX];
     ngx_http_coinhunt_hunt_t       hunts[NGX_HTTP_COINHUNT_HUNTS_MAX];
-    ngx_http_coinhunt_journal_t   *journals;   /* njournals */
-    uint32_t                      *buckets;
-    ngx_http_coinhunt_node_t      *nodes;      /* local mode */
-    ngx_http_coinhunt_pending_t   *pending;    /* Redis mode */
-    u_char                        *slots;
+    uint64_t                       region[NGX_HTTP_COINHUNT_REGIONS];
 } ngx_http_coinhunt_shctx_t;
 
 
 extern ngx_http_coinhunt_shctx_t  *ngx_http_coinhunt_sh;
 
 
+/* a region's start; NULL for one this zone's mode has not */
+#define ngx_http_coinhunt_region(sh, r)                                       \
+    ((sh)->region[r] ? (void *) ((u_char *) (sh) + (sh)->region[r]) : NULL)
+
+#define ngx_http_coinhunt_journals(sh)                                        \
+    ((ngx_http_coinhunt_journal_t *)                                          \
+     ((u_char *) (sh) + (sh)->region[NGX_HTTP_COINHUNT_R_JOURNALS]))
+#define ngx_http_coinhunt_buckets(sh)                                         \
+    ((uint32_t *) ((u_char *) (sh) + (sh)->region[NGX_HTTP_COINHUNT_R_BUCKETS]))
+#define ngx_http_coinhunt_nodes(sh)                                           \
+    ((ngx_http_coinhunt_node_t *)                                             \
+     ngx_http_coinhunt_region(sh, NGX_HTTP_COINHUNT_R_NODES))
+#define ngx_http_coinhunt_pendings(sh)                                        \
+    ((ngx_http_coinhunt_pending_t *)                                          \
+     ngx_http_coinhunt_region(sh, NGX_HTTP_COINHUNT_R_PENDING))
+#define ngx_http_coinhunt_slots(sh)                                           \
+    ((u_char *) (sh) + (sh)->region[NGX_HTTP_COINHUNT_R_SLOTS])
+
+/* a word of the zone and its offset, as the journal keeps it */
+#define ngx_http_coinhunt_zone_off(sh, p)                                     \
+    ((uint64_t) ((u_char *) (p) - (u_char *) (sh)))
+#define ngx_http_coinhunt_zone_at(sh, off)  ((u_char *) (sh) + (off))
+
+#define ngx_http_coinhunt_slot_index(sh, slot)                                \
+    ((uint32_t) (((u_char *) (slot) - ngx_http_coinhunt_slots(sh))            \
+                 / (sh)->stride))
+#define ngx_http_coinhunt_pending(sh, i)                                      \
+    (&ngx_http_coinhunt_pendings(sh)[i])
+#define ngx_http_coinhunt_journal_at(sh, i)                                   \
+    (&ngx_http_coinhunt_journals(sh)[i])
+
 #define ngx_http_coinhunt_slot(sh, i)                                         \
-    ((ngx_http_coinhunt_slot_t *) ((sh)->slots + (size_t) (i) * (sh)->stride))
+    ((ngx_http_coinhunt_slot_t *) (ngx_http_coinhunt_slots(sh)               \
+                                   + (size_t) (i) * (sh)->stride))
 #define ngx_http_coinhunt_slot_fields(slot)                                   \
     ((double *) ((u_char *) (slot) + sizeof(ngx_http_coinhunt_slot_t)))
 

@@ -30,7 +30,7 @@ ngx_http_coinhunt_board_lock(ngx_http_coinhunt_shctx_t *sh, uint16_t hunt)
 {
     uint32_t  *lock;
 
-    if (sh->nodes == NULL) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_NODES] == 0) {
         return NULL;
     }
 
@@ -48,7 +48,7 @@ ngx_http_coinhunt_board_member(ngx_http_coinhunt_shctx_t *sh,
 {
     uint32_t  *root;
 
-    if (sh->nodes == NULL) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_NODES] == 0) {
         return;
     }
 
@@ -71,11 +71,11 @@ ngx_http_coinhunt_board_moved(ngx_http_coinhunt_shctx_t *sh,
 {
     uint32_t  x;
 
-    if (sh->nodes == NULL) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_NODES] == 0) {
         return;
     }
 
-    x = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride) + 1;
+    x = ngx_http_coinhunt_slot_index(sh, slot) + 1;
 
     ngx_http_coinhunt_tree_moved(sh, &sh->hunts[slot->hunt].board_root, x);
 }
@@ -96,7 +96,7 @@ ngx_http_coinhunt_board_score(ngx_http_coinhunt_shctx_t *sh,
         return;
     }
 
-    if (sh->nodes == NULL) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_NODES] == 0) {
         slot->score = score;
         ngx_http_coinhunt_pending_dirty(sh, slot);
         return;

@@ -41,7 +41,7 @@ ngx_http_coinhunt_lookup(ngx_http_coinhunt_shctx_t *sh, uint32_t b,
     uint32_t                   x;
     ngx_http_coinhunt_slot_t  *slot;
 
-    for (x = sh->buckets[b]; x; x = slot->next) {
+    for (x = ngx_http_coinhunt_buckets(sh)[b]; x; x = slot->next) {
         slot = ngx_http_coinhunt_slot(sh, x - 1);
 
         if (slot->hunt == hunt
@@ -65,7 +65,7 @@ ngx_http_coinhunt_unlink(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
     uint32_t                  *link;
     ngx_http_coinhunt_slot_t  *s;
 
-    for (link = &sh->buckets[b]; *link; link = &s->next) {
+    for (link = &ngx_http_coinhunt_buckets(sh)[b]; *link; link = &s->next) {
         s = ngx_http_coinhunt_slot(sh, *link - 1);
 
         if (*link == index + 1) {

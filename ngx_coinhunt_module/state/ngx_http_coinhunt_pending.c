@@ -48,10 +48,12 @@ ngx_http_coinhunt_dirty_push(ngx_http_coinhunt_shctx_t *sh, ngx_uint_t tag,
     /* the pending entry's "next" and "mark" are adjacent: one store */
     entry[0] = 0;
     entry[1] = NGX_HTTP_COINHUNT_QUEUED;
-    ngx_http_coinhunt_journal_put(tag, &sh->pending[index].next, entry,
-                                  sizeof(entry));
+    ngx_http_coinhunt_journal_put(tag,
+                                  &ngx_http_coinhunt_pending(sh, index)->next,
+                                  entry, sizeof(entry));
 
-    link = sh->dirty_tail ? &sh->pending[sh->dirty_tail - 1].next : NULL;
+    link = sh->dirty_tail
+           ? &ngx_http_coinhunt_pending(sh, sh->dirty_tail - 1)->next : NULL;
 
     ngx_http_coinhunt_journal_append(tag, &sh->dirty_head, &sh->dirty_tail,
                                      link, index + 1);
@@ -68,8 +70,8 @@ ngx_http_coinhunt_pending_dirty(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_pending_t  *pd;
     ngx_http_coinhunt_journal_t  *j;
 
-    index = (uint32_t) (((u_char *) slot - sh->slots) / sh->stride);
-    pd = &sh->pending[index];
+    index = ngx_http_coinhunt_slot_index(sh, slot);
+    pd = &ngx_http_coinhunt_pendings(sh)[index];
 
     if (__atomic_load_n(&pd->mark, __ATOMIC_RELAXED) != 0
         || pd->flushed == slot->score)
@@ -104,7 +106,7 @@ ngx_http_coinhunt_pending_seeded(ngx_http_coinhunt_shctx_t *sh,
 {
     ngx_http_coinhunt_pending_t  *pd;
 
-    pd = &sh->pending[((u_char *) slot - sh->slots) / sh->stride];
+    pd = ngx_http_coinhunt_pending(sh, ngx_http_coinhunt_slot_index(sh, slot));
 
     /* one store, whole or not at all */
     if (seed > pd->flushed) {
@@ -123,9 +125,9 @@ ngx_http_coinhunt_pending_repair(ngx_http_coinhunt_shctx_t *sh)
     ngx_uint_t  n;
 
     for (x = sh->dirty_head, n = 0; x && n < sh->capacity;
-         x = sh->pending[x - 1].next, n++)
+         x = ngx_http_coinhunt_pendings(sh)[x - 1].next, n++)
     {
-        sh->pending[x - 1].mark = NGX_HTTP_COINHUNT_QUEUED;
+        ngx_http_coinhunt_pendings(sh)[x - 1].mark = NGX_HTTP_COINHUNT_QUEUED;
     }
 }
 
@@ -146,10 +148,12 @@ ngx_http_coinhunt_pending_take(ngx_http_coinhunt_shctx_t *sh,
 
     ngx_http_coinhunt_lock(&sh->dirty_lock);
 
-    for (x = sh->dirty_head; x && n < max; x = sh->pending[x - 1].next) {
+    for (x = sh->dirty_head; x && n < max;
+         x = ngx_http_coinhunt_pending(sh, x - 1)->next)
+    {
         /* the mark keeps the slot from being reclaimed while in flight */
-        __atomic_store_n(&sh->pending[x - 1].mark, (uint32_t) ngx_pid,
-                         __ATOMIC_RELAXED);
+        __atomic_store_n(&ngx_http_coinhunt_pending(sh, x - 1)->mark,
+                         (uint32_t) ngx_pid, __ATOMIC_RELAXED);
 
         slot = ngx_http_coinhunt_slot(sh, x - 1);
 
@@ -196,7 +200,7 @@ ngx_http_coinhunt_pending_settle(ngx_http_coinhunt_shctx_t *sh,
 
     jr = ngx_http_coinhunt_journal;
     slot = ngx_http_coinhunt_slot(sh, p->index);
-    pd = &sh->pending[p->index];
+    pd = &ngx_http_coinhunt_pendings(sh)[p->index];
 
     ngx_http_coinhunt_lock(&slot->lock);
 
@@ -256,7 +260,7 @@ ngx_http_coinhunt_pending_recover(ngx_http_coinhunt_shctx_t *sh)
     alive = 0;
 
     for (i = 0; i < count; i++, index = (index + 1) % used) {
-        pd = &sh->pending[index];
+        pd = &ngx_http_coinhunt_pendings(sh)[index];
         mark = __atomic_load_n(&pd->mark, __ATOMIC_RELAXED);
 
         if (mark <= NGX_HTTP_COINHUNT_QUEUED || mark == (uint32_t) ngx_pid

@@ -101,7 +101,8 @@ ngx_http_coinhunt_recovery_sweep(void)
     sh = ngx_http_coinhunt_sh;
 
     for (i = 0; i < sh->njournals; i++) {
-        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
+        if (ngx_http_coinhunt_journal_dead(ngx_http_coinhunt_journal_at(sh, i)))
+        {
             ngx_http_coinhunt_lock(&sh->journal_lock);
             ngx_http_coinhunt_recover_dead(sh);
             ngx_http_coinhunt_unlock(&sh->journal_lock);
@@ -118,8 +119,9 @@ ngx_http_coinhunt_recover_dead(ngx_http_coinhunt_shctx_t *sh)
     ngx_uint_t  i;
 
     for (i = 0; i < sh->njournals; i++) {
-        if (ngx_http_coinhunt_journal_dead(&sh->journals[i])) {
-            ngx_http_coinhunt_recover(sh, &sh->journals[i]);
+        if (ngx_http_coinhunt_journal_dead(ngx_http_coinhunt_journal_at(sh, i)))
+        {
+            ngx_http_coinhunt_recover(sh, ngx_http_coinhunt_journal_at(sh, i));
         }
     }
 }
@@ -136,7 +138,7 @@ ngx_http_coinhunt_recover(ngx_http_coinhunt_shctx_t *sh,
     /* the process it was redoing for: its locks may be this one's now */
     if (r->repairing) {
         for (i = 0; i < sh->njournals; i++) {
-            other = &sh->journals[i];
+            other = &ngx_http_coinhunt_journals(sh)[i];
 
             if (other->owner == r->repairing) {
                 ngx_http_coinhunt_recovery_pass(sh, other);
@@ -171,7 +173,7 @@ ngx_http_coinhunt_recovery_pass(ngx_http_coinhunt_shctx_t *sh,
 
     if (r->committed) {
         for (i = 0; i < r->nlocks && i < NGX_HTTP_COINHUNT_LOG_LOCKS; i++) {
-            lock = r->locks[i];
+            lock = (uint32_t *) ngx_http_coinhunt_zone_at(sh, r->locks[i]);
             ngx_http_coinhunt_lock(lock);
             ngx_http_coinhunt_unlock(lock);
         }
@@ -189,7 +191,7 @@ ngx_http_coinhunt_recovery_pass(ngx_http_coinhunt_shctx_t *sh,
 static void
 ngx_http_coinhunt_recovery_repair(uint32_t *lock, uint32_t dead)
 {
-    u_char                     *p;
+    u_char                     *p, *slots;
     uint16_t                    h;
     ngx_uint_t                  redone;
     ngx_http_coinhunt_shctx_t  *sh;
@@ -205,13 +207,14 @@ ngx_http_coinhunt_recovery_repair(uint32_t *lock, uint32_t dead)
     }
 
     p = (u_char *) lock;
+    slots = ngx_http_coinhunt_slots(sh);
 
-    if (p >= sh->slots && p < sh->slots + (size_t) sh->capacity * sh->stride
-        && (size_t) (p - sh->slots) % sh->stride == 0)
+    if (p >= slots && p < slots + (size_t) sh->capacity * sh->stride
+        && (size_t) (p - slots) % sh->stride == 0)
     {
         if (redone) {
             ngx_http_coinhunt_slot_repaired(sh, (uint32_t)
-                                            ((p - sh->slots) / sh->stride));
+                                            ((p - slots) / sh->stride));
         }
 
     } else if (p >= (u_char *) sh->hunts
@@ -220,11 +223,15 @@ ngx_http_coinhunt_recovery_repair(uint32_t *lock, uint32_t dead)
         h = (uint16_t) ((p - (u_char *) sh->hunts)
                         / sizeof(ngx_http_coinhunt_hunt_t));
 
-        if (lock == &sh->hunts[h].board_lock && sh->nodes) {
+        if (lock == &sh->hunts[h].board_lock
+            && sh->region[NGX_HTTP_COINHUNT_R_NODES])
+        {
             ngx_http_coinhunt_board_rebuild(sh, h);
         }
 
-    } else if (lock == &sh->dirty_lock && sh->pending) {
+    } else if (lock == &sh->dirty_lock
+               && sh->region[NGX_HTTP_COINHUNT_R_PENDING])
+    {
         ngx_http_coinhunt_pending_repair(sh);
     }
 }
@@ -240,7 +247,7 @@ ngx_http_coinhunt_slot_repaired(ngx_http_coinhunt_shctx_t *sh, uint32_t index)
     slot = ngx_http_coinhunt_slot(sh, index);
     h = slot->hunt;
 
-    if (sh->nodes) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_NODES]) {
         if (h < NGX_HTTP_COINHUNT_HUNTS_MAX && sh->hunts[h].len) {
             ngx_http_coinhunt_lock(&sh->hunts[h].board_lock);
             ngx_http_coinhunt_board_rebuild(sh, h);

@@ -115,7 +115,8 @@ ngx_http_coinhunt_slot_reclaim(ngx_http_coinhunt_shctx_t *sh)
             continue;
         }
 
-        pd = sh->pending ? &sh->pending[index] : NULL;
+        pd = sh->region[NGX_HTTP_COINHUNT_R_PENDING]
+             ? ngx_http_coinhunt_pending(sh, index) : NULL;
 
         ngx_http_coinhunt_lock(&sh->retired_lock);
 

@@ -280,11 +280,12 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
                                   s->player.len);
     ngx_http_coinhunt_slot_start(sh, l, slot, s, s->score);
 
-    if (sh->pending) {
+    if (sh->region[NGX_HTTP_COINHUNT_R_PENDING]) {
         pd.flushed = -1;
         pd.next = 0;
         pd.mark = 0;
-        ngx_http_coinhunt_journal_put(l, &sh->pending[index], &pd,
+        ngx_http_coinhunt_journal_put(l, ngx_http_coinhunt_pending(sh, index),
+                                      &pd,
                                       sizeof(ngx_http_coinhunt_pending_t));
     }
 
@@ -292,8 +293,10 @@ ngx_http_coinhunt_session_insert(ngx_http_coinhunt_shctx_t *sh,
     ngx_http_coinhunt_journal_set(l, &j->alloc, 0);
     ngx_http_coinhunt_journal_set(l, &slot->state,
                                   NGX_HTTP_COINHUNT_SLOT_LIVE);
-    ngx_http_coinhunt_journal_set(k, &slot->next, sh->buckets[b]);
-    ngx_http_coinhunt_journal_set(k, &sh->buckets[b], index + 1);
+    ngx_http_coinhunt_journal_set(k, &slot->next,
+                                  ngx_http_coinhunt_buckets(sh)[b]);
+    ngx_http_coinhunt_journal_set(k, &ngx_http_coinhunt_buckets(sh)[b],
+                                  index + 1);
 
     ngx_http_coinhunt_journal_commit();
 

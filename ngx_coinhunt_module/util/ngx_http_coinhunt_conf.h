@@ -54,6 +54,8 @@ typedef struct {
     ngx_shm_zone_t                *shm_zone;
     ngx_str_t                      zone_file;  /* where coinhunt_zone is */
     ngx_uint_t                     zone_line;
+    ngx_str_t                      zone_path;  /* file=, "": anonymous */
+    ngx_msec_t                     zone_sync;
     ngx_str_t                      secret;
     u_char                         key[16];    /* the tokens' MAC key */
     uint64_t                       key_mask;   /* of MACs kept in slots */

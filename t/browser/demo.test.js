@@ -347,7 +347,36 @@ step('score and leaderboard follow the API', async () => {
     assert.ok(fs.statSync(SCREENSHOT).size > 10000, 'a screenshot was saved');
 });
 
-step('a session that ended elsewhere offers a rejoin', async () => {
+step('a session that ended elsewhere is rejoined by itself', async () => {
+    const { page } = ctx;
+    // the leaderboard's poll meets the 401 within a second
+    const rejoined = page.waitForResponse((r) => isCall(r, '/hunt/session'));
+    const end = await api('DELETE', '/hunt/end', ctx.token);
+
+    assert.equal(end.status, 200);
+    const res = await rejoined;
+    const body = await res.json();
+    assert.equal(res.status(), 201);
+    assert.notEqual(body.session, ctx.token, 'a new token');
+    assert.equal(body.score, ctx.score, 'the score is kept');
+    ctx.token = body.session;
+    await page.waitForFunction(() => /rejoined/.test(
+        document.getElementById('status-text').textContent));
+    const text = await page.textContent('#status-text');
+    assert.match(text, /^Your session was over \(the session has ended or /);
+    assert.match(text, /expired\): rejoined, with your score\.$/);
+    assert.ok(await page.isHidden('#rejoin'), 'no button: it rejoined');
+    assert.ok(await page.isEnabled('#tap'));
+
+    const tap = await tapFor(page, '#tap', '/hunt/tap');
+    assert.equal(tap.status(), 200);
+    assert.equal(ctx.tapAuth.at(-1), 'Bearer ' + ctx.token);
+    ctx.score = (await tap.json()).score;
+});
+
+// lost again within REJOIN_QUIET_MS of rejoining by itself: it asks
+step('a session that ended elsewhere again at once offers a rejoin',
+     async () => {
     const { page } = ctx;
     const end = await api('DELETE', '/hunt/end', ctx.token);
 

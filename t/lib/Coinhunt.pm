@@ -233,6 +233,7 @@ use Time::HiRes qw(sleep time);
 sub start {
     my ($class, %opt) = @_;
     my $self = bless { port => $opt{port} // Coinhunt::free_port() }, $class;
+    $self->{was_port} = $self->{port};
     $self->{prefix} = tempdir('coinhunt-nginx-XXXXXX', TMPDIR => 1,
                               CLEANUP => 1);
     chmod 0755, $self->{prefix};    # workers run as nobody
@@ -255,11 +256,27 @@ sub start {
     return $self;
 }
 
+# nginx once more in the same prefix, after ->stop or a kill: (wait status,
+# output); on success it listens again and ->stop stops it
+sub start_again {
+    my ($self) = @_;
+    my ($status, $out) = Coinhunt::run_nginx("$self->{prefix}/logs", '-p',
+                                             "$self->{prefix}/", '-c',
+                                             'conf/nginx.conf');
+    return ($status, $out) if $status != 0;
+    $self->{port} = $self->{was_port};
+    Coinhunt::wait_port($self->{port}, 10)
+        or die "nginx is not listening again:\n" . $self->error_log;
+    $self->{master} = $self->master_pid;
+    return ($status, $out);
+}
+
 sub write_conf {
     my ($self, %opt) = @_;
     my $conf = $opt{conf};
     $conf =~ s/^([ \t]*)hunt_locations( pid)?;\n/Coinhunt::locations($1, $2)/gme;
-    $conf =~ s/\$PORT\b/$self->{port}/g;
+    my $port = $self->{port} // $self->{was_port};
+    $conf =~ s/\$PORT\b/$port/g;
     open my $fh, '>', "$self->{prefix}/conf/nginx.conf" or die $!;
     print $fh Coinhunt::load_modules(),
         "worker_processes ", $opt{workers} // 1, ";\n",

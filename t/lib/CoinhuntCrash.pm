@@ -20,6 +20,11 @@ package CoinhuntCrash;
 #                        (its result is kill_at's second)
 #   took_over($pid)      the dead worker's lock was taken over, its half-done
 #                        work finished
+#   $whole               set (local), kill_at kills the whole nginx with the
+#                        stopped worker and starts it again on its zone file
+#                        (start's $file); it returns the pid as the new
+#                        nginx names it (a dead nginx's pids are made ones
+#                        no process has: the pid | 0x40000000)
 #   killed_tap           a tap killed at a point, settled and checked
 #   board_ok, sessions_ok, fill_ok, no_other_death
 #                        the board, coinhunt_sessions, every free slot usable,
@@ -30,6 +35,7 @@ use warnings;
 
 use Coinhunt qw(http metric wait_for);
 use CoinhuntGdb qw(source_line stop_one);
+use CoinhuntKeep;
 use Exporter 'import';
 use HTTP::Tiny;
 use IO::Select;
@@ -42,9 +48,9 @@ our @EXPORT = qw($n %players start join_player tap_request tap_answer tap
                  settle_tap end_player board_ok sessions_ok send_request
                  kill_at took_over fill_ok settle_end end_request
                  join_request no_other_death killed_tap collect_tap
-                 board_waiting $while_stopped);
+                 board_waiting $while_stopped $whole);
 
-our (%players, @victims, $n, $redis, $while_stopped);
+our (%players, @victims, $n, $redis, $while_stopped, $whole);
 
 # x > 0 finds a coin of value x; the kind tells the taps before this one and
 # the designer field "n", which counts the taps: the two must agree
@@ -61,13 +67,14 @@ return {
 LUA
 
 sub start {
-    my ($ttl, $http) = @_;
+    my ($ttl, $http, $file) = @_;
+    my $in = $file ? " file=$file" : '';
     %players = ();
     @victims = ();
     $redis = ($http // '') =~ /coinhunt_redis /;
     $n = Coinhunt::Nginx->start(workers => 2,
         files => { 'rules.lua' => $RULES }, conf => <<"CONF");
-    coinhunt_zone crash 512k;
+    coinhunt_zone crash 512k$in;
     coinhunt_rules rules.lua;
     coinhunt_session_ttl $ttl;
     @{[ $http // '' ]}
@@ -252,6 +259,7 @@ sub kill_at {
         or return diag map { $_->said } @gdbs;
     my $pid = $victim->pid;
     my $waiting = $while_stopped ? $while_stopped->() : undef;
+    return kill_whole($victim, $sock) if $whole;
     kill 'KILL', $pid;
     $victim->done;
     close $sock if $sock;
@@ -260,6 +268,23 @@ sub kill_at {
        "  and was killed there ($pid)";
     $n->wait_workers(2);
     return wantarray ? ($pid, $waiting) : $pid;
+}
+
+# the stopped worker killed with its master and the other worker at once;
+# nginx started again on the zone's file
+sub kill_whole {
+    my ($victim, $sock) = @_;
+    my $pid = $victim->pid;
+    my @all = ($n->master_pid, $n->worker_pids);
+    kill 'KILL', @all;
+    $victim->done;
+    close $sock if $sock;
+    ok wait_for(10, sub { !grep { !Coinhunt::Nginx::exited($_) } @all }),
+       "  and was killed there ($pid) with the whole nginx";
+    my ($st, $out) = $n->start_again;
+    is $st, 0, '  nginx starts again on its zone file' or diag $out;
+    $n->wait_workers(2);
+    return $pid | 0x40000000;
 }
 
 # $begun 0: the worker was killed before it had written anything
