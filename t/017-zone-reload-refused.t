@@ -29,7 +29,7 @@ CONF
 
 my $n = Coinhunt::Nginx->start(files => \%files,
                                conf => sprintf($conf, 'one.lua', ''));
-my ($worker) = $n->worker_pids;
+my ($worker) = $n->wait_workers(1);
 my (undef, $body) = http(POST => $n->url('/hunt/session?player=keeper'));
 my ($token) = $body =~ /"session":"([^"]+)"/;
 

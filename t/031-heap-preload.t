@@ -56,7 +56,7 @@ my $n = do {
 CONF
 };
 
-my ($worker) = $n->worker_pids;
+my ($worker) = $n->wait_workers(1);
 ok $worker, 'one worker';
 
 # the worker's counts: "libc" and "jemalloc" allocations so far
