@@ -11,6 +11,9 @@ use Test::More;
 
 my $module = $ENV{TEST_NGINX_LOAD_MODULES} or plan skip_all => 'no module';
 my $nginx = $ENV{TEST_NGINX_BINARY} // '/usr/sbin/nginx';
+# the ASan pass's module needs its runtimes loaded first, as the suites'
+# own nginx has them (t/lib/CoinhuntSanitize.pm)
+$ENV{LD_PRELOAD} = $ENV{TEST_NGINX_SANITIZE} if $ENV{TEST_NGINX_SANITIZE};
 my $dir = File::Temp->newdir;
 my $prefix = "$dir/prefix";
 
